@@ -1,0 +1,124 @@
+"""The corpus: what is in it, what is broken, what the crowd heard, and the clips themselves."""
+
+import math
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from ser.corpus_report import age_band, distribution
+from ser.crowd import MODALITY_NAMES, agreement_table, crowd_scores, has_votes
+from ser.labels import EMOTIONS, INTENSITIES, SENTENCES
+from ser.reference import REPORT_AGREEMENT, truncate
+from ui.charts import agreement_bars, confusion_heatmap, counts_bar
+from ui.state import current_corpus
+
+PAGE_SIZE = 10
+
+st.title("Corpus overview")
+corpus = current_corpus(quiet=True)
+if corpus is None:
+    st.info("Pick a corpus in the sidebar: a CREMA-D folder or a manifest CSV.")
+    st.stop()
+clips = corpus.clips
+
+if corpus.synthetic:
+    st.warning("This is the **synthetic demo corpus**: generated speech-like sound, not real emotional speech. "
+               "Numbers measured on it show that the workbench works, not how emotion sounds.", icon="🧪")
+
+columns = st.columns(4)
+columns[0].metric("Clips", f"{len(clips):,}")
+columns[1].metric("Speakers", f"{clips['speaker'].nunique():,}")
+columns[2].metric("Hours of audio", f"{clips['duration_s'].sum() / 3600:.2f}")
+columns[3].metric("Problems", f"{len(corpus.problems):,}")
+
+# ------------------------------------------------------------------ data health
+with st.expander(f"Data health: {len(corpus.problems)} problem(s)", expanded=bool(corpus.problems)):
+    if not corpus.problems:
+        st.success("Every audio file could be read and every clip has its metadata.")
+    else:
+        problems = corpus.problems_frame()
+        st.dataframe(problems["kind"].value_counts().rename("count"), key="problem_counts")
+        st.dataframe(problems.head(500), hide_index=True, key="problem_list")
+        if len(problems) > 500:
+            st.caption(f"First 500 of {len(problems):,}; download the whole list below.")
+        st.download_button("Download the problem list (CSV)", problems.to_csv(index=False),
+                           file_name="problems.csv", mime="text/csv", key="problems_csv")
+
+# ------------------------------------------------------------------ distributions
+st.header("What the corpus holds")
+tabs = st.tabs(["emotion", "sentence", "intensity", "sex", "age band", "race", "ethnicity", "duration"])
+for tab, column in zip(tabs[:-1], ["emotion", "sentence", "intensity", "sex", "age band", "race", "ethnicity"]):
+    with tab:
+        frame = distribution(clips, column)
+        if frame[column].eq("unknown").all():
+            st.info(f"This corpus has no {column} information.")
+        else:
+            st.plotly_chart(counts_bar(frame, column, f"Clips by {column}"), key=f"dist_{column}")
+with tabs[-1]:
+    figure = px.histogram(clips, x="duration_s", nbins=40, color="emotion", title="Clip duration (s)")
+    st.plotly_chart(figure, key="dist_duration")
+
+# ------------------------------------------------------------------ crowd
+st.header("What the crowd heard")
+if not has_votes(clips):
+    st.info("This corpus has no crowd votes (CREMA-D's processedResults/tabulatedVotes.csv), so there is no "
+            "human baseline to show.")
+else:
+    table = agreement_table(clips)
+    shown = table.drop(columns=["clips"]).map(truncate)
+    shown.columns = [MODALITY_NAMES.get(c, c) for c in shown.columns]
+    shown["report (pooled)"] = pd.Series(REPORT_AGREEMENT)
+    shown["clips"] = table["clips"]
+    left, right = st.columns([1, 1])
+    with left:
+        st.markdown("Mean **agreement** (share of raters who chose the plurality emotion) per intended "
+                    "emotion, truncated to three decimals. *Pooled* averages the three modalities, as the "
+                    "report's table does; its numbers are beside it.")
+        st.dataframe(shown, key="agreement_table")
+    with right:
+        st.plotly_chart(agreement_bars(table), key="agreement_chart")
+
+    st.subheader("The crowd as a classifier (voice only)")
+    st.markdown("Each clip's plurality vote among voice-only raters, scored against the intended emotion "
+                "like a model. Ties are broken at random with a fixed seed.")
+    scores = crowd_scores(clips, "voice")
+    metric_columns = st.columns(4)
+    metric_columns[0].metric("Macro-F1", f"{scores['macro_f1']:.3f}")
+    metric_columns[1].metric("UAR", f"{scores['uar']:.3f}")
+    metric_columns[2].metric("Accuracy", f"{scores['accuracy']:.3f}")
+    metric_columns[3].metric("Clips voted", f"{scores['clips']:,}")
+    normalise = st.toggle("Row-normalised", value=True, key="crowd_normalise")
+    st.plotly_chart(confusion_heatmap(scores["confusion"], "Intended emotion vs voice-only plurality vote",
+                                      normalise), key="crowd_confusion")
+
+# ------------------------------------------------------------------ clip browser
+st.header("Listen to the clips")
+
+
+def options(column: str) -> list:
+    values = clips[column].dropna().unique().tolist()
+    order = {"emotion": list(EMOTIONS), "sentence": list(SENTENCES), "intensity": list(INTENSITIES)}.get(column)
+    return [v for v in order if v in values] + sorted(set(values) - set(order)) if order else sorted(values)
+
+
+filters = {}
+filter_columns = st.columns(6)
+for slot, column in zip(filter_columns, ["emotion", "speaker", "sentence", "intensity", "sex", "race"]):
+    with slot:
+        filters[column] = st.multiselect(column, options(column), key=f"browse_{column}")
+selected = clips
+for column, values in filters.items():
+    if values:
+        selected = selected[selected[column].isin(values)]
+pages = max(1, math.ceil(len(selected) / PAGE_SIZE))
+page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key="browse_page")
+page = min(int(page), pages)
+st.caption(f"{len(selected):,} clip(s) match; showing {PAGE_SIZE} per page.")
+for clip_id, row in selected.iloc[(page - 1) * PAGE_SIZE: page * PAGE_SIZE].iterrows():
+    info, player = st.columns([2, 3])
+    band = age_band(pd.Series([row.get("age")])).iloc[0]
+    info.markdown(f"**{clip_id}** · {row['emotion']} · {row.get('intensity') or ''}  \n"
+                  f"speaker {row['speaker']} · {row.get('sex') or 'sex unknown'} · {band or 'age unknown'} · "
+                  f"{row.get('race') or ''} · {row['duration_s']:.2f} s")
+    player.audio(row["path"])

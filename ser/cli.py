@@ -1,0 +1,138 @@
+"""``python -m ser ...``: the same engine functions as the pages, for scripted runs.
+
+With ``--json`` exactly one JSON object goes to stdout; progress and logs go to stderr.
+Errors print ``error: title: detail`` on stderr and exit non-zero, without a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from .errors import SerError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except SerError as exc:
+        print(f"error: {exc.title}: {exc.detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ser", description="Speech emotion recognition workbench.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    corpus = commands.add_parser("corpus", help="load a corpus and report clips, labels and data health")
+    _add_source(corpus)
+    corpus.add_argument("--json", action="store_true", help="print one JSON object")
+    corpus.set_defaults(handler=cmd_corpus)
+
+    demo = commands.add_parser("demo", help="generate the synthetic demo corpus (CREMA-D layout)")
+    demo.add_argument("--out", required=True, help="folder to write")
+    demo.add_argument("--actors", type=int, default=24)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--json", action="store_true")
+    demo.set_defaults(handler=cmd_demo)
+
+    features = commands.add_parser("features", help="extract (or read cached) features for every clip")
+    _add_source(features)
+    features.add_argument("--set", default="mfcc13", dest="feature_set",
+                          help="mfcc13 (default, the report's), mfcc-stats or egemaps")
+    features.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    features.add_argument("--json", action="store_true")
+    features.set_defaults(handler=cmd_features)
+    return parser
+
+
+def _add_source(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--data", help="a CREMA-D folder (default: $SER_DATA, else the demo corpus)")
+    group.add_argument("--manifest", help="a CSV with path, emotion, speaker and any metadata columns")
+
+
+def _load(args, progress_label: str = "demo corpus"):
+    from .corpus import load_corpus
+
+    return load_corpus(args.data or args.manifest, progress=_progress_printer(f"generating {progress_label}"))
+
+
+def _progress_printer(label: str):
+    state = {"last": 0.0}
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - state["last"] > 0.5:
+            state["last"] = now
+            end = "\n" if done == total else "\r"
+            print(f"{label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return report
+
+
+def _emit(args, payload: dict, lines: list[str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(payload, default=_json_default))
+    else:
+        print("\n".join(lines))
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def cmd_corpus(args) -> int:
+    from .corpus_report import corpus_summary
+
+    corpus = _load(args)
+    summary = corpus_summary(corpus)
+    lines = [f"corpus: {corpus.name} ({corpus.kind}{', synthetic' if corpus.synthetic else ''}) at {corpus.source}",
+             f"clips: {summary['clips']}  speakers: {summary['speakers']}",
+             "emotions: " + "  ".join(f"{k} {v}" for k, v in summary["emotions"].items())]
+    if "crowd_voice" in summary:
+        crowd = summary["crowd_voice"]
+        lines.append(f"crowd voice-only plurality vote: accuracy {crowd['accuracy']:.3f}, "
+                     f"macro-F1 {crowd['macro_f1']:.3f}")
+        pooled = summary["agreement"]["pooled"]
+        lines.append("agreement (pooled): " + "  ".join(f"{k} {v:.3f}" for k, v in pooled.items()))
+    lines.append(f"problems: {len(summary['problems'])}")
+    lines += [f"  {p['clip']}: {p['problem']}" for p in summary["problems"]]
+    _emit(args, summary, lines)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import generate_demo_corpus
+
+    started = time.perf_counter()
+    folder = generate_demo_corpus(args.out, actors=args.actors, seed=args.seed,
+                                  progress=_progress_printer("generating demo corpus"))
+    clips = len(list((folder / "AudioWAV").glob("*.wav")))
+    payload = {"out": str(folder), "actors": args.actors, "seed": args.seed, "clips": clips,
+               "seconds": round(time.perf_counter() - started, 2), "synthetic": True}
+    _emit(args, payload, [f"demo corpus (synthetic): {clips} clips of {args.actors} actors in {folder}"])
+    return 0
+
+
+def cmd_features(args) -> int:
+    from .features import extract_features
+
+    corpus = _load(args)
+    result = extract_features(corpus, args.feature_set, jobs=args.jobs,
+                              progress=_progress_printer(f"{args.feature_set} features"))
+    summary = result.summary()
+    summary["corpus"] = corpus.name
+    lines = [f"{result.set_name}: {summary['clips']} clips, {len(result.failed)} failed, "
+             f"{summary['seconds']:.2f} s ({'read from the cache' if result.cached else f'{result.computed} computed'})"]
+    lines += [f"  failed {p.clip}: {p.problem}" for p in result.failed]
+    _emit(args, summary, lines)
+    return 0

@@ -1,0 +1,35 @@
+"""Errors written for the person reading them: a short title and a detail that says what to do."""
+
+from __future__ import annotations
+
+
+class SerError(Exception):
+    """Base error of the workbench. ``title`` is a few words, ``detail`` names the file or
+    parameter at fault and what to do about it."""
+
+    title = "Something went wrong"
+
+    def __init__(self, detail: str, title: str | None = None):
+        super().__init__(detail)
+        if title is not None:
+            self.title = title
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.title}: {self.detail}"
+
+
+class ConfigError(SerError):
+    title = "Invalid setting"
+
+
+class CorpusError(SerError):
+    title = "Corpus cannot be read"
+
+
+class AudioError(SerError):
+    title = "Clip cannot be decoded"
+
+
+class FeatureError(SerError):
+    title = "Features cannot be computed"

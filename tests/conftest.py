@@ -1,0 +1,53 @@
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from crema_layout import write_crema_folder  # noqa: E402
+
+SHARED_CREMA = ROOT.parent / "shared" / "datasets" / "crema-d"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own cache and no SER_DATA, so nothing touches the project's cache/."""
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SER_DATA", raising=False)
+    return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session")
+def crema_template(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("crema-template")
+    write_crema_folder(root)
+    return root
+
+
+@pytest.fixture
+def crema_folder(crema_template, tmp_path) -> Path:
+    """A fresh copy of a small CREMA-D-layout folder (2 actors, 2 sentences, 24 clips)."""
+    target = tmp_path / "CREMA-D"
+    shutil.copytree(crema_template, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def demo_cache(tmp_path_factory) -> Path:
+    """A cache folder holding the default demo corpus, generated once per test session."""
+    from ser.demo import generate_demo_corpus
+
+    cache = tmp_path_factory.mktemp("demo-cache")
+    generate_demo_corpus(cache / "demo-corpus")
+    return cache
+
+
+@pytest.fixture
+def shared_crema() -> Path:
+    if not (SHARED_CREMA / "VideoDemographics.csv").exists():
+        pytest.skip(f"real CREMA-D metadata not present at {SHARED_CREMA}")
+    return SHARED_CREMA

@@ -1,0 +1,186 @@
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from crema_layout import write_clip
+from ser.corpus import CLIP_COLUMNS, load_corpus, read_crema_d, read_demographics, read_manifest, read_votes
+from ser.errors import CorpusError
+from ser.labels import EMOTIONS
+
+
+def problems_by_clip(corpus):
+    return {p.clip: p for p in corpus.problems}
+
+
+def test_reads_crema_layout_into_clips_table(crema_folder):
+    corpus = load_corpus(crema_folder)
+    clips = corpus.clips
+    assert len(clips) == 24 and corpus.kind == "crema-d" and not corpus.problems
+    assert list(clips.columns[: len(CLIP_COLUMNS)]) == CLIP_COLUMNS
+    assert clips.index.name == "clip_id"
+    row = clips.loc["1001_IEO_ANG_HI"]
+    assert (row.emotion, row.speaker, row.sentence, row.intensity) == ("ANG", "1001", "IEO", "HI")
+    assert (row.sex, row.age, row.race, row.ethnicity) == ("Male", 51, "Caucasian", "Not Hispanic")
+    assert row.duration_s == pytest.approx(0.6, abs=0.01)
+    assert set(clips.emotion) == set(EMOTIONS)
+
+
+def test_votes_are_split_by_modality(crema_folder):
+    clips = load_corpus(crema_folder).clips
+    row = clips.loc["1001_DFA_ANG_XX"]
+    # crema_layout.vote_counts: voice raters on DFA give 6 NEU + 3 ANG; face and av 8 ANG + 2 NEU
+    assert (row.voice_NEU, row.voice_ANG, row.voice_responses) == (6, 3, 9)
+    assert row.voice_vote == "NEU" and row.voice_agreement == pytest.approx(6 / 9)
+    assert (row.face_ANG, row.face_NEU, row.face_vote) == (8, 2, "ANG")
+    assert row.av_agreement == pytest.approx(0.8)
+
+
+def test_broken_inputs_are_reported_and_the_rest_loads(crema_folder):
+    audio = crema_folder / "AudioWAV"
+    (audio / "1001_DFA_ANG_XX.wav").write_bytes(b"")
+    (audio / "1001_DFA_DIS_XX.wav").write_text(
+        "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 80044\n")
+    (audio / "1001_DFA_FEA_XX.wav").write_bytes(os.urandom(4000))
+    (audio / "1001_DFA_HAP_XX.wav").unlink()  # still listed in SentenceFilenames.csv
+    sf.write(str(audio / "1001_DFA_SAD_XX.wav"), np.zeros((0,), dtype=np.float32), 16000)  # header only
+    write_clip(audio / "notes.wav", "NEU")
+    write_clip(audio / "1001_DFA_BOR_XX.wav", "NEU")
+    write_clip(audio / "1099_DFA_NEU_XX.wav", "NEU")  # actor without demographics
+
+    corpus = load_corpus(crema_folder)
+    found = problems_by_clip(corpus)
+    assert "empty" in found["1001_DFA_ANG_XX"].problem
+    assert "git lfs pull" in found["1001_DFA_DIS_XX"].problem.lower()
+    assert "not a readable audio file" in found["1001_DFA_FEA_XX"].problem
+    assert "missing file" in found["1001_DFA_HAP_XX"].problem
+    assert "no audio samples" in found["1001_DFA_SAD_XX"].problem
+    assert "does not parse" in found[str(audio / "notes.wav")].problem
+    assert "unknown emotion code 'BOR'" in found["1001_DFA_BOR_XX"].problem
+    assert "VideoDemographics.csv" in found["actor 1099"].problem
+    kinds = {p.kind for p in corpus.problems}
+    assert {"empty file", "Git LFS pointer", "undecodable", "missing file", "name does not parse",
+            "unknown label code", "without demographics", "no audio samples"} <= kinds
+    clips = corpus.clips
+    assert len(clips) == 24 - 5 + 1  # five broken, one new actor kept with unknown demographics
+    assert pd.isna(clips.loc["1099_DFA_NEU_XX", "sex"])
+    assert "1001_DFA_NEU_XX" in clips.index
+
+
+def test_metadata_files_are_optional(crema_folder):
+    for name in ("VideoDemographics.csv", "SentenceFilenames.csv"):
+        (crema_folder / name).unlink()
+    (crema_folder / "processedResults" / "tabulatedVotes.csv").unlink()
+    corpus = load_corpus(crema_folder)
+    assert len(corpus.clips) == 24
+    assert corpus.clips["sex"].isna().all()
+    assert not corpus.has_votes
+    assert any("VideoDemographics.csv not found" in p.problem for p in corpus.problems)
+
+
+def test_wavs_directly_in_the_folder(tmp_path):
+    write_clip(tmp_path / "1001_DFA_ANG_XX.wav", "ANG")
+    assert list(read_crema_d(tmp_path).clips.index) == ["1001_DFA_ANG_XX"]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p / "nowhere", "does not exist"),
+    (lambda p: (p / "a.txt").write_text("x") and p / "a.txt", "not a CSV manifest"),
+    (lambda p: (p / "empty").mkdir() or p / "empty", "no .wav files"),
+])
+def test_unusable_sources_raise_a_clear_error(tmp_path, make, message):
+    with pytest.raises(CorpusError) as info:
+        load_corpus(make(tmp_path))
+    assert message in info.value.detail
+
+
+def test_bad_metadata_file_names_the_file(crema_folder):
+    (crema_folder / "VideoDemographics.csv").write_text('"Actor","Years"\n1001,51\n')
+    with pytest.raises(CorpusError) as info:
+        load_corpus(crema_folder)
+    assert "VideoDemographics.csv" in info.value.detail and "ActorID" in info.value.detail
+
+
+def test_fingerprint_changes_with_a_file(crema_folder):
+    before = load_corpus(crema_folder).fingerprint
+    assert load_corpus(crema_folder).fingerprint == before
+    write_clip(crema_folder / "AudioWAV" / "1001_DFA_ANG_XX.wav", "ANG", seed=99)
+    os.utime(crema_folder / "AudioWAV" / "1001_DFA_ANG_XX.wav", ns=(1, 1))
+    assert load_corpus(crema_folder).fingerprint != before
+
+
+# ---------------------------------------------------------------- manifest
+
+def write_manifest(folder, rows, header="path,emotion,speaker,sex,age,corpus_note"):
+    path = folder / "manifest.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_manifest_reads_relative_paths_and_maps_labels(tmp_path):
+    (tmp_path / "wav").mkdir()
+    for name, emotion in [("a01", "ANG"), ("b02", "SAD"), ("c03", "NEU")]:
+        write_clip(tmp_path / "wav" / f"{name}.wav", emotion)
+    manifest = write_manifest(tmp_path, ["wav/a01.wav,anger,s1,female,30,x", "wav/b02.wav,Sad,s1,female,30,y",
+                                         f"{tmp_path}/wav/c03.wav,boredom,s2,male,,z"])
+    corpus = load_corpus(manifest)
+    clips = corpus.clips
+    assert corpus.kind == "manifest" and not corpus.problems
+    assert list(clips.emotion) == ["ANG", "SAD", "BOR"]
+    assert clips.loc["a01", "path"] == str(tmp_path / "wav" / "a01.wav")
+    assert clips.loc["b02", "speaker"] == "s1" and clips.loc["a01", "sex"] == "female"
+    assert pd.isna(clips.loc["c03", "age"]) and clips.loc["a01", "age"] == 30
+    assert clips.loc["a01", "corpus_note"] == "x"
+    assert pd.isna(clips.loc["a01", "sentence"])
+
+
+def test_manifest_problems_do_not_stop_it(tmp_path):
+    write_clip(tmp_path / "ok.wav", "ANG")
+    (tmp_path / "lfs.wav").write_text("version https://git-lfs.github.com/spec/v1\n")
+    manifest = write_manifest(tmp_path, ["ok.wav,ANG,s1,,,", "gone.wav,ANG,s1,,,", "lfs.wav,SAD,s2,,,",
+                                         "ok.wav,HAP,s3,,,", ",NEU,s4,,,", "ok2.wav,,s5,,,"])
+    corpus = read_manifest(manifest)
+    assert list(corpus.clips.index) == ["ok"]
+    text = " | ".join(p.problem for p in corpus.problems)
+    for expected in ("missing file", "git lfs pull", "duplicate clip id", "empty path", "no emotion label"):
+        assert expected in text
+
+
+def test_manifest_without_required_columns_names_file_and_columns(tmp_path):
+    manifest = write_manifest(tmp_path, ["x.wav,ANG"], header="file,emotion")
+    with pytest.raises(CorpusError) as info:
+        read_manifest(manifest)
+    assert str(manifest) in info.value.detail and "path, speaker" in info.value.detail
+
+
+def test_unreadable_csv_is_a_corpus_error(tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(CorpusError):
+        read_manifest(manifest)
+
+
+# ---------------------------------------------------------------- the real metadata files
+
+def test_real_crema_metadata_parses(shared_crema):
+    votes = read_votes(shared_crema / "processedResults" / "tabulatedVotes.csv")
+    assert len(votes) == 7442
+    assert votes["voice_responses"].min() > 0
+    assert set(votes["face_vote"].dropna().str.split(":").explode()) == set(EMOTIONS)
+    demographics = read_demographics(shared_crema / "VideoDemographics.csv")
+    assert len(demographics) == 91
+    assert set(demographics["sex"]) == {"Male", "Female"}
+    names = pd.read_csv(shared_crema / "SentenceFilenames.csv")["Filename"]
+    assert names.nunique() == 7442
+
+
+def test_real_crema_agreement_matches_the_report(shared_crema):
+    from ser.crowd import agreement_table
+    from ser.reference import REPORT_AGREEMENT, truncate
+
+    votes = read_votes(shared_crema / "processedResults" / "tabulatedVotes.csv")
+    clips = votes.assign(emotion=[name.split("_")[2] for name in votes.index])
+    pooled = agreement_table(clips)["pooled"].map(truncate)
+    assert pooled.to_dict() == REPORT_AGREEMENT

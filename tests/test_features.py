@@ -1,0 +1,95 @@
+import os
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+
+from crema_layout import write_clip
+from ser import config
+from ser.corpus import load_corpus
+from ser.errors import FeatureError
+from ser.features import compute_file, extract_features, feature_columns, get_feature_set
+
+
+def test_mfcc13_is_the_reports_librosa_computation(tmp_path):
+    path = tmp_path / "clip.wav"
+    write_clip(path, "HAP", seed=3)
+    ours = compute_file(get_feature_set("mfcc13"), path)
+    y, sr = librosa.load(path)  # the report: librosa defaults, 22,050 Hz
+    reference = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=13).mean(axis=1)
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("name, width", [("mfcc13", 13), ("mfcc-stats", 78), ("egemaps", 88)])
+def test_every_feature_set_gives_named_float32_columns(crema_folder, name, width):
+    result = extract_features(load_corpus(crema_folder), name, jobs=1)
+    assert result.table.shape == (24, width)
+    assert list(result.table.columns) == feature_columns(name)
+    assert (result.table.dtypes == np.float32).all()
+    assert np.isfinite(result.table.to_numpy()).all()
+
+
+def test_unknown_feature_set():
+    with pytest.raises(FeatureError):
+        get_feature_set("spectrogram-art")
+
+
+def test_cache_hit_and_invalidation(crema_folder):
+    corpus = load_corpus(crema_folder)
+    first = extract_features(corpus, "mfcc13", jobs=2)
+    assert not first.cached and first.computed == 24
+    second = extract_features(load_corpus(crema_folder), "mfcc13", jobs=2)
+    assert second.cached and second.computed == 0
+    np.testing.assert_array_equal(first.table.to_numpy(), second.table.loc[first.table.index].to_numpy())
+
+    changed = crema_folder / "AudioWAV" / "1002_DFA_SAD_XX.wav"
+    write_clip(changed, "ANG", seed=42)
+    os.utime(changed, ns=(10**18, 10**18))
+    third = extract_features(load_corpus(crema_folder), "mfcc13", jobs=2)
+    assert not third.cached and third.computed == 1
+    assert not np.allclose(third.table.loc["1002_DFA_SAD_XX"], first.table.loc["1002_DFA_SAD_XX"])
+    others = first.table.index.drop("1002_DFA_SAD_XX")
+    np.testing.assert_array_equal(third.table.loc[others].to_numpy(), first.table.loc[others].to_numpy())
+
+
+def test_parallel_and_serial_agree(crema_folder):
+    corpus = load_corpus(crema_folder)
+    serial = extract_features(corpus, "mfcc13", jobs=1, use_cache=False)
+    parallel = extract_features(corpus, "mfcc13", jobs=2, use_cache=False)
+    np.testing.assert_allclose(serial.table.sort_index().to_numpy(), parallel.table.sort_index().to_numpy(),
+                               rtol=1e-5)
+
+
+def test_bad_clips_are_reported_not_fatal(crema_folder):
+    audio = crema_folder / "AudioWAV"
+    bad = np.zeros(8000, dtype=np.float32)
+    bad[100] = np.nan
+    sf.write(str(audio / "1001_DFA_ANG_XX.wav"), bad, 16000, subtype="FLOAT")
+    with open(audio / "1001_DFA_DIS_XX.wav", "r+b") as handle:  # truncate the data, keep the header
+        handle.truncate(60)
+    corpus = load_corpus(crema_folder)
+    progress = []
+    result = extract_features(corpus, "mfcc13", jobs=2, progress=lambda d, t: progress.append((d, t)))
+    failed = {p.clip: p.problem for p in result.failed}
+    assert "NaN" in failed["1001_DFA_ANG_XX"]
+    assert len(result.table) + len(result.failed) == len(corpus.clips)
+    assert progress[-1] == (len(corpus.clips), len(corpus.clips))
+    again = extract_features(corpus, "mfcc13", jobs=2)
+    assert again.cached and {p.clip for p in again.failed} == set(failed)
+
+
+def test_corrupt_cache_file_is_recomputed(crema_folder, caplog):
+    corpus = load_corpus(crema_folder)
+    extract_features(corpus, "mfcc13", jobs=1)
+    [store] = list(config.features_dir().glob("*.parquet"))
+    store.write_bytes(store.read_bytes()[:100])
+    result = extract_features(corpus, "mfcc13", jobs=1)
+    assert not result.cached and len(result.table) == 24
+    assert "unreadable" in caplog.text
+    assert extract_features(corpus, "mfcc13", jobs=1).cached
+
+
+def test_summary_has_the_cli_keys(crema_folder):
+    summary = extract_features(load_corpus(crema_folder), "mfcc13", jobs=1).summary()
+    assert {"set", "clips", "failed", "seconds", "cached"} <= set(summary)

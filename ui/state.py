@@ -1,0 +1,55 @@
+"""The corpus the user picked, loaded through the engine and cached per source and signature."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ser import config
+from ser.corpus import Corpus, corpus_signature, load_corpus
+from ser.demo import generate_demo_corpus, is_demo_corpus
+from ser.errors import SerError
+
+SOURCE_KEY = "corpus_source"
+
+
+def current_source() -> str | None:
+    """What the sidebar names: a folder or manifest path, or None for SER_DATA / the demo corpus."""
+    text = (st.session_state.get(SOURCE_KEY) or "").strip()
+    return text or config.data_source()
+
+
+@st.cache_data(show_spinner="Reading the corpus…", max_entries=4)
+def _load(source: str | None, signature: str) -> Corpus:
+    return load_corpus(source)
+
+
+def ensure_demo_corpus() -> None:
+    """Generate the demo corpus on first use, with a progress bar."""
+    if is_demo_corpus(config.demo_dir()):
+        return
+    with st.status("Generating the synthetic demo corpus (once, about half a minute)…", expanded=True) as status:
+        bar = st.progress(0.0)
+        generate_demo_corpus(config.demo_dir(), progress=lambda done, total: bar.progress(done / max(total, 1)))
+        status.update(label="Demo corpus ready", state="complete", expanded=False)
+
+
+def current_corpus(quiet: bool = False) -> Corpus | None:
+    """The loaded corpus, or None after showing (unless ``quiet``) the error that prevented it.
+    The sidebar shows the error; pages ask quietly so it is not shown twice."""
+    source = current_source()
+    try:
+        if source is None:
+            ensure_demo_corpus()
+        return _load(source, corpus_signature(source))
+    except SerError as exc:
+        if not quiet:
+            show_error(exc)
+        return None
+
+
+def reload_corpus() -> None:
+    _load.clear()
+
+
+def show_error(exc: SerError) -> None:
+    st.error(f"**{exc.title}**  \n{exc.detail}")
