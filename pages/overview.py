@@ -11,12 +11,12 @@ from ser.crowd import MODALITY_NAMES, agreement_table, crowd_scores, has_votes
 from ser.labels import EMOTIONS, INTENSITIES, SENTENCES
 from ser.reference import REPORT_AGREEMENT, truncate
 from ui.charts import agreement_bars, confusion_heatmap, counts_bar
-from ui.state import current_corpus
+from ui.sidebar import corpus_sidebar
 
 PAGE_SIZE = 10
 
+corpus = corpus_sidebar()
 st.title("Corpus overview")
-corpus = current_corpus(quiet=True)
 if corpus is None:
     st.info("Pick a corpus in the sidebar: a CREMA-D folder or a manifest CSV.")
     st.stop()

@@ -43,6 +43,9 @@ def age_band(age: pd.Series, width: int = 10) -> pd.Series:
 
 def distribution(clips: pd.DataFrame, column: str) -> pd.DataFrame:
     """Clip counts by one metadata column, with emotion as the second key when present."""
+    if column == "emotion":
+        return clips.groupby("emotion").size().rename("clips").reset_index()
     values = age_band(clips["age"]) if column == "age band" else clips[column]
-    frame = pd.DataFrame({column: values.fillna("unknown").astype(str), "emotion": clips["emotion"]})
+    frame = pd.DataFrame({column: values.astype(object).where(values.notna(), "unknown").astype(str),
+                          "emotion": clips["emotion"]})
     return frame.groupby([column, "emotion"]).size().rename("clips").reset_index()

@@ -33,17 +33,15 @@ def ensure_demo_corpus() -> None:
         status.update(label="Demo corpus ready", state="complete", expanded=False)
 
 
-def current_corpus(quiet: bool = False) -> Corpus | None:
-    """The loaded corpus, or None after showing (unless ``quiet``) the error that prevented it.
-    The sidebar shows the error; pages ask quietly so it is not shown twice."""
+def current_corpus() -> Corpus | None:
+    """The loaded corpus, or None after showing the error that prevented loading it."""
     source = current_source()
     try:
         if source is None:
             ensure_demo_corpus()
         return _load(source, corpus_signature(source))
     except SerError as exc:
-        if not quiet:
-            show_error(exc)
+        show_error(exc)
         return None
 
 

@@ -1,0 +1,80 @@
+"""The app and the overview page through streamlit.testing.v1.AppTest."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 120
+
+
+def run_app(monkeypatch, **env) -> AppTest:
+    for key, value in env.items():
+        monkeypatch.setenv(key, str(value))
+    monkeypatch.chdir(ROOT)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def frame_with_column(app, column: str):
+    """The first dataframe on the page with this column (display-only frames carry no key)."""
+    for frame in app.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    raise AssertionError(f"no dataframe with a {column!r} column")
+
+
+def texts(app) -> str:
+    parts = [m.value for m in app.markdown] + [w.value for w in app.warning] + [i.value for i in app.info]
+    parts += [e.value for e in app.error] + [h.value for h in app.header] + [c.value for c in app.caption]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_opens_on_the_demo_corpus_without_a_question(monkeypatch, demo_cache):
+    app = run_app(monkeypatch, SER_CACHE=demo_cache)
+    assert app.title[0].value == "Corpus overview"
+    assert "synthetic" in texts(app).lower()
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Clips"] == "1,968" and metrics["Speakers"] == "24"
+    assert not app.error
+
+
+def test_overview_of_a_crema_folder(monkeypatch, crema_folder):
+    (crema_folder / "AudioWAV" / "1001_DFA_ANG_XX.wav").write_text("version https://git-lfs.github.com/spec/v1\n")
+    app = run_app(monkeypatch, SER_DATA=crema_folder)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Clips"] == "23" and metrics["Problems"] == "1"
+    assert "synthetic" not in texts(app).lower()
+    assert frame_with_column(app, "problem")["kind"].tolist() == ["Git LFS pointer"]
+    agreement = frame_with_column(app, "report (pooled)")
+    assert list(agreement.columns[-2:]) == ["report (pooled)", "clips"]
+    assert "Macro-F1" in metrics
+
+
+def test_clip_browser_filters_and_pages(monkeypatch, crema_folder):
+    app = run_app(monkeypatch, SER_DATA=crema_folder)
+    assert "24 clip(s) match" in texts(app)
+    assert len(app.get("audio")) == 10
+    app.multiselect(key="browse_emotion").set_value(["ANG"]).run()
+    assert "4 clip(s) match" in texts(app) and len(app.get("audio")) == 4
+    app.multiselect(key="browse_emotion").set_value([]).run()
+    app.number_input(key="browse_page").set_value(3).run()
+    assert not app.exception and len(app.get("audio")) == 4
+
+
+def test_bad_corpus_path_shows_an_error_and_the_app_keeps_working(monkeypatch, crema_folder, tmp_path):
+    app = run_app(monkeypatch, SER_DATA=crema_folder)
+    app.text_input(key="corpus_source").input(str(tmp_path / "missing")).run()
+    assert not app.exception
+    assert any("Corpus not found" in e.value for e in app.error)
+    app.text_input(key="corpus_source").input(str(crema_folder)).run()
+    assert not app.exception and not app.error
+
+
+def test_corpus_without_votes_says_so(monkeypatch, crema_folder):
+    (crema_folder / "processedResults" / "tabulatedVotes.csv").unlink()
+    app = run_app(monkeypatch, SER_DATA=crema_folder)
+    assert "no crowd votes" in texts(app)

@@ -1,0 +1,69 @@
+"""`python -m ser` in subprocesses, as a script would call it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ser(*args, check=True):
+    done = subprocess.run([sys.executable, "-m", "ser", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_corpus_json(crema_folder):
+    done = ser("corpus", "--data", crema_folder, "--json")
+    summary = json.loads(done.stdout)  # exactly one JSON object on stdout
+    assert summary["clips"] == 24 and summary["speakers"] == 2
+    assert summary["emotions"] == {e: 4 for e in ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"]}
+    assert summary["problems"] == []
+    assert set(summary["agreement"]) == {"voice", "face", "av", "pooled"}
+    assert 0 < summary["crowd_voice"]["accuracy"] <= 1 and "macro_f1" in summary["crowd_voice"]
+
+
+def test_corpus_reports_problems(crema_folder):
+    (crema_folder / "AudioWAV" / "1001_DFA_ANG_XX.wav").write_text("version https://git-lfs.github.com/spec/v1\n")
+    text = ser("corpus", "--data", crema_folder).stdout
+    assert "problems: 1" in text and "git lfs pull" in text
+    summary = json.loads(ser("corpus", "--data", crema_folder, "--json").stdout)
+    assert summary["problems"][0]["clip"] == "1001_DFA_ANG_XX"
+
+
+def test_manifest_source(tmp_path, crema_folder):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"path,emotion,speaker\n{crema_folder}/AudioWAV/1001_DFA_ANG_XX.wav,angry,a\n")
+    summary = json.loads(ser("corpus", "--manifest", manifest, "--json").stdout)
+    assert summary["clips"] == 1 and summary["emotions"] == {"ANG": 1}
+
+
+def test_features_json_then_cached(crema_folder):
+    first = json.loads(ser("features", "--data", crema_folder, "--json").stdout)
+    assert first["set"] == "mfcc13" and first["clips"] == 24 and first["failed"] == [] and not first["cached"]
+    second = ser("features", "--data", crema_folder, "--json")
+    assert json.loads(second.stdout)["cached"] is True
+    assert "mfcc13 features: 24/24" in second.stderr  # progress goes to stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["corpus", "--data", "/no/such/folder"], "error: Corpus not found: /no/such/folder does not exist"),
+    (["features", "--data", "{crema}", "--set", "nope"], "error: Unknown feature set"),
+])
+def test_errors_are_one_line_without_traceback(crema_folder, args, message):
+    done = ser(*[a.replace("{crema}", str(crema_folder)) for a in args], check=False)
+    assert done.returncode != 0
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_demo_command(tmp_path):
+    out = tmp_path / "demo"
+    summary = json.loads(ser("demo", "--out", out, "--actors", "2", "--seed", "1", "--json").stdout)
+    assert summary["clips"] == 164 and summary["synthetic"] is True
+    assert json.loads(ser("corpus", "--data", out, "--json").stdout)["synthetic"] is True

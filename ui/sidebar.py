@@ -1,0 +1,29 @@
+"""The sidebar every page starts with: which corpus, and what state it is in."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ser.corpus import Corpus
+from ser.demo import DEMO_NOTE
+from ui.state import SOURCE_KEY, current_corpus, reload_corpus
+
+
+def corpus_sidebar() -> Corpus | None:
+    """Draw the corpus picker and return the loaded corpus (None after showing why it failed)."""
+    with st.sidebar:
+        st.subheader("Corpus")
+        st.text_input("CREMA-D folder or manifest CSV", key=SOURCE_KEY,
+                      placeholder="empty: $SER_DATA, else the demo corpus",
+                      help="A CREMA-D folder holds AudioWAV/ and, optionally, VideoDemographics.csv, "
+                           "SentenceFilenames.csv and processedResults/. A manifest CSV has the columns "
+                           "path, emotion, speaker and any metadata.")
+        if st.button("Rescan files", key="rescan", help="Read the folder again after adding or changing files"):
+            reload_corpus()
+        corpus = current_corpus()
+        if corpus is not None:
+            st.caption(f"**{corpus.name}** · {len(corpus.clips):,} clips · "
+                       f"{corpus.clips['speaker'].nunique()} speakers · {len(corpus.problems)} problems")
+            if corpus.synthetic:
+                st.warning(DEMO_NOTE, icon="🧪")
+    return corpus
