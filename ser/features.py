@@ -105,13 +105,20 @@ def _hann(n_fft: int) -> np.ndarray:
     return scipy.signal.get_window("hann", n_fft, fftbins=True).astype(np.float32)
 
 
+def _fix_length(y: np.ndarray, size: int) -> np.ndarray:
+    return y[:size] if y.size >= size else np.pad(y, (0, size - y.size))
+
+
 def _mfcc_report(audio: np.ndarray, params: dict) -> np.ndarray:
     """librosa.feature.mfcc with its defaults, averaged over frames."""
     import scipy.fft
     import soxr
 
     sr, n_fft, hop = params["sr"], params["n_fft"], params["hop_length"]
-    y = soxr.resample(audio, SAMPLE_RATE, sr, quality="HQ").astype(np.float32) if sr != SAMPLE_RATE else audio
+    y = audio
+    if sr != SAMPLE_RATE:  # as librosa.resample: soxr HQ, then the length fixed to ceil(n * ratio)
+        y = soxr.resample(audio, SAMPLE_RATE, sr, quality="HQ").astype(np.float32)
+        y = _fix_length(y, int(np.ceil(audio.size * sr / SAMPLE_RATE)))
     padded = np.pad(y, n_fft // 2, mode="constant")
     if padded.size < n_fft:
         padded = np.pad(padded, (0, n_fft - padded.size))

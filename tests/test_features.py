@@ -12,9 +12,16 @@ from ser.errors import FeatureError
 from ser.features import compute_file, extract_features, feature_columns, get_feature_set
 
 
-def test_mfcc13_is_the_reports_librosa_computation(tmp_path):
+@pytest.mark.parametrize("samples", [9600, 16718, 40000, 46071])  # 16718: soxr gives 23039, librosa 23040
+def test_mfcc13_is_the_reports_librosa_computation(tmp_path, samples):
+    """Same numbers as the report's librosa.load + librosa.feature.mfcc, including lengths where
+    resampling to 22,050 Hz rounds (librosa fixes the length to ceil(n * ratio))."""
     path = tmp_path / "clip.wav"
-    write_clip(path, "HAP", seed=3)
+    rng = np.random.default_rng(samples)
+    audio = np.zeros(samples, dtype=np.float32)
+    start, stop = samples // 4, 3 * samples // 4  # silence around noise, as in real clips
+    audio[start:stop] = 0.1 * rng.standard_normal(stop - start)
+    sf.write(str(path), audio, 16000, subtype="PCM_16")
     ours = compute_file(get_feature_set("mfcc13"), path)
     y, sr = librosa.load(path)  # the report: librosa defaults, 22,050 Hz
     reference = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=13).mean(axis=1)
