@@ -3,10 +3,10 @@ corpus picker (ui.sidebar) so that the picker and the page read the same corpus.
 
 import streamlit as st
 
-st.set_page_config(page_title="SER workbench", page_icon="🎙️", layout="wide")
+st.set_page_config(page_title="SER workbench", page_icon=":material/graphic_eq:", layout="wide")
 
 PAGES = [
-    st.Page("pages/overview.py", title="Corpus overview", icon="📊", url_path="overview", default=True),
+    st.Page("pages/overview.py", title="Corpus overview", icon=":material/bar_chart:", url_path="overview", default=True),
 ]
 
 st.navigation(PAGES).run()

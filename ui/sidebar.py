@@ -25,5 +25,5 @@ def corpus_sidebar() -> Corpus | None:
             st.caption(f"**{corpus.name}** · {len(corpus.clips):,} clips · "
                        f"{corpus.clips['speaker'].nunique()} speakers · {len(corpus.problems)} problems")
             if corpus.synthetic:
-                st.warning(DEMO_NOTE, icon="🧪")
+                st.warning(DEMO_NOTE, icon=":material/science:")
     return corpus
