@@ -11,6 +11,7 @@ from ser.crowd import MODALITY_NAMES, agreement_table, crowd_scores, has_votes
 from ser.labels import EMOTIONS, INTENSITIES, SENTENCES
 from ser.reference import REPORT_AGREEMENT, truncate
 from ui.charts import agreement_bars, confusion_heatmap, counts_bar
+from ui.features_panel import describe_result, feature_set_picker, features_with_progress
 from ui.sidebar import corpus_sidebar
 
 PAGE_SIZE = 10
@@ -44,6 +45,16 @@ with st.expander(f"Data health: {len(corpus.problems)} problem(s)", expanded=boo
             st.caption(f"First 500 of {len(problems):,}; download the whole list below.")
         st.download_button("Download the problem list (CSV)", problems.to_csv(index=False),
                            file_name="problems.csv", mime="text/csv", key="problems_csv")
+
+# ------------------------------------------------------------------ features
+with st.expander("Audio features (computed once, then read from the cache)"):
+    st.markdown("Extraction decodes every clip, so it also finds files that have a valid header but broken "
+                "audio. The pages that need features compute them on demand; this only warms the cache.")
+    chosen = feature_set_picker("overview_feature_set")
+    if st.button("Extract features", key="extract_features"):
+        result = features_with_progress(corpus, chosen)
+        if result is not None:
+            describe_result(result)
 
 # ------------------------------------------------------------------ distributions
 st.header("What the corpus holds")

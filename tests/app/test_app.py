@@ -78,3 +78,15 @@ def test_corpus_without_votes_says_so(monkeypatch, crema_folder):
     (crema_folder / "processedResults" / "tabulatedVotes.csv").unlink()
     app = run_app(monkeypatch, SER_DATA=crema_folder)
     assert "no crowd votes" in texts(app)
+
+
+def test_feature_extraction_from_the_overview(monkeypatch, crema_folder):
+    with open(crema_folder / "AudioWAV" / "1001_DFA_DIS_XX.wav", "r+b") as handle:
+        handle.truncate(60)  # valid header, no data: found only when decoding
+    app = run_app(monkeypatch, SER_DATA=crema_folder)
+    app.button(key="extract_features").click().run()
+    assert not app.exception
+    caption = next(c.value for c in app.caption if c.value.startswith("mfcc13:"))
+    assert "23 clips, 1 failed" in caption and "computed" in caption
+    app.button(key="extract_features").click().run()
+    assert any("read from the cache" in c.value for c in app.caption)
