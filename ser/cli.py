@@ -49,6 +49,28 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     features.add_argument("--json", action="store_true")
     features.set_defaults(handler=cmd_features)
+    baseline = commands.add_parser("baseline", help="train and evaluate a random forest or SVM baseline")
+    _add_source(baseline)
+    baseline.add_argument("--model", required=True, choices=["svm", "rf"])
+    baseline.add_argument("--features", default="mfcc13", help="mfcc13 (default), mfcc-stats or egemaps")
+    baseline.add_argument("--split", default="actor", choices=["actor", "report", "loso"],
+                          help="actor-disjoint (default), the report's random split, or leave-one-speaker-out")
+    baseline.add_argument("--grid", default="report", choices=["report", "none"],
+                          help="the report's grid (default) or the estimator's defaults")
+    baseline.add_argument("--scoring", default="accuracy", choices=["accuracy", "f1_macro"],
+                          help="what the grid search maximises (the report: accuracy)")
+    baseline.add_argument("--seed", type=int, default=3)
+    baseline.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    baseline.add_argument("--json", action="store_true")
+    baseline.set_defaults(handler=cmd_baseline)
+
+    runs = commands.add_parser("runs", help="list the runs in the registry")
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=cmd_runs)
+
+    job = commands.add_parser("run-job", help=argparse.SUPPRESS)
+    job.add_argument("run_id")
+    job.set_defaults(handler=cmd_run_job)
     return parser
 
 
@@ -136,3 +158,56 @@ def cmd_features(args) -> int:
     lines += [f"  failed {p.clip}: {p.problem}" for p in result.failed]
     _emit(args, summary, lines)
     return 0
+
+
+def cmd_baseline(args) -> int:
+    from .baselines import BaselineSpec, run_baseline
+
+    spec = BaselineSpec(model=args.model, features=args.features, split=args.split, grid=args.grid,
+                        scoring=args.scoring, seed=args.seed, jobs=args.jobs).validate()
+    corpus = _load(args)
+    run = run_baseline(spec, corpus, progress=lambda done, total, message: _print_progress(message, done, total))
+    metrics = {k: run.metrics.get(k) for k in ("accuracy", "macro_f1", "uar")}
+    payload = {"run_id": run.run_id, "status": run.status, "split": spec.split, "metrics": metrics,
+               "best_params": run.info.get("best_params"), "cv": {"folds": run.info["cv"]["folds"],
+                                                                  "scoring": spec.scoring},
+               "corpus": corpus.name, "synthetic": corpus.synthetic}
+    lines = [f"run {run.run_id}: {run.status}",
+             f"{spec.model} on {spec.features}, split {spec.split}: macro-F1 {metrics['macro_f1']:.3f}, "
+             f"UAR {metrics['uar']:.3f}, accuracy {metrics['accuracy']:.3f}",
+             f"best parameters: {run.info.get('best_params')}"]
+    if corpus.synthetic:
+        lines.append("(synthetic demo corpus: these numbers say nothing about emotion)")
+    _emit(args, payload, lines)
+    return 0
+
+
+_last_progress = {"t": 0.0}
+
+
+def _print_progress(message: str, done: int, total: int) -> None:
+    now = time.monotonic()
+    if done >= total or now - _last_progress["t"] > 0.5:
+        _last_progress["t"] = now
+        print(message, end="\n" if done >= total else "\r", file=sys.stderr, flush=True)
+
+
+def cmd_runs(args) -> int:
+    from .jobs import refresh
+    from .runs import list_runs
+
+    runs = [refresh(run) for run in list_runs()]
+    payload = {"runs": [{"run_id": r.run_id, "kind": r.kind, "status": r.status, "model": r.info["spec"].get("model"),
+                         "split": r.info["spec"].get("split"), "created": r.info.get("created"),
+                         "metrics": {k: r.metrics.get(k) for k in ("accuracy", "macro_f1", "uar")}}
+                        for r in runs]}
+    lines = [r.label() for r in runs] or ["no runs yet"]
+    _emit(args, payload, lines)
+    return 0
+
+
+def cmd_run_job(args) -> int:
+    from .jobs import execute
+
+    run = execute(args.run_id)
+    return 0 if run.status in ("finished", "cancelled") else 1

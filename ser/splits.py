@@ -39,16 +39,16 @@ def report_split(clips: pd.DataFrame, test_size: float = 0.3, val_size: float = 
 
     _require_classes(clips)
     held = test_size + val_size
-    train, rest = train_test_split(clips.index, test_size=held, random_state=seed, stratify=clips["emotion"])
-    parts = pd.Series("train", index=clips.index, name="split")
+    emotions = clips["emotion"].to_numpy()
+    train, rest = train_test_split(np.arange(len(clips)), test_size=held, random_state=seed, stratify=emotions)
+    parts = np.full(len(clips), "train", dtype=object)
     if val_size > 0:
-        val, test = train_test_split(rest, test_size=test_size / held, random_state=seed,
-                                     stratify=clips.loc[rest, "emotion"])
+        val, test = train_test_split(rest, test_size=test_size / held, random_state=seed, stratify=emotions[rest])
         parts[val] = "val"
         parts[test] = "test"
     else:
         parts[rest] = "test"
-    return parts
+    return pd.Series(parts, index=clips.index, name="split")
 
 
 def actor_disjoint_split(clips: pd.DataFrame, test_size: float = 0.3, val_size: float = 0.0,
