@@ -70,6 +70,11 @@ class BaselineSpec:
         return asdict(self)
 
 
+def grid_size(model: str) -> int:
+    """Candidates in the report's grid for this model."""
+    return int(np.prod([len(values) for values in REPORT_GRIDS[model].values()]))
+
+
 def make_pipeline(model: str, seed: int):
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import Pipeline

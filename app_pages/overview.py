@@ -1,20 +1,17 @@
 """The corpus: what is in it, what is broken, what the crowd heard, and the clips themselves."""
 
-import math
-
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ser.corpus_report import age_band, distribution
+from ser.corpus_report import distribution
 from ser.crowd import MODALITY_NAMES, agreement_table, crowd_scores, has_votes
 from ser.labels import EMOTIONS, INTENSITIES, SENTENCES
 from ser.reference import REPORT_AGREEMENT, truncate
+from ui.clip_list import paged_clips
 from ui.charts import agreement_bars, confusion_heatmap, counts_bar
 from ui.features_panel import describe_result, feature_set_picker, features_with_progress
 from ui.sidebar import corpus_sidebar
-
-PAGE_SIZE = 10
 
 corpus = corpus_sidebar()
 st.title("Corpus overview")
@@ -122,14 +119,4 @@ selected = clips
 for column, values in filters.items():
     if values:
         selected = selected[selected[column].isin(values)]
-pages = max(1, math.ceil(len(selected) / PAGE_SIZE))
-page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key="browse_page")
-page = min(int(page), pages)
-st.caption(f"{len(selected):,} clip(s) match; showing {PAGE_SIZE} per page.")
-for clip_id, row in selected.iloc[(page - 1) * PAGE_SIZE: page * PAGE_SIZE].iterrows():
-    info, player = st.columns([2, 3])
-    band = age_band(pd.Series([row.get("age")])).iloc[0]
-    info.markdown(f"**{clip_id}** · {row['emotion']} · {row.get('intensity') or ''}  \n"
-                  f"speaker {row['speaker']} · {row.get('sex') or 'sex unknown'} · {band or 'age unknown'} · "
-                  f"{row.get('race') or ''} · {row['duration_s']:.2f} s")
-    player.audio(row["path"])
+paged_clips(selected, key="browse_page")

@@ -1,0 +1,68 @@
+"""What a run says: headline metrics, the split, cross-validation, the per-class report and the
+confusion matrix. Used for every kind of run."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from ser.metrics import confusion_frame, report_frame
+from ser.runs import Run
+from ui.charts import confusion_heatmap
+
+
+def show_run(run: Run, key: str) -> None:
+    info, spec, metrics = run.info, run.info.get("spec", {}), run.metrics
+    corpus = info.get("corpus", {})
+    st.markdown(f"**{run.run_id}** · {spec.get('model')} on `{spec.get('features')}` · split **{spec.get('split')}** · "
+                f"corpus {corpus.get('name')} ({corpus.get('clips', '?')} clips) · {info.get('status')} · "
+                f"{info.get('created', '').replace('T', ' ')}")
+    if corpus.get("synthetic"):
+        st.caption("Trained on the synthetic demo corpus: the numbers show the workbench works, not how well "
+                   "emotion can be recognised.")
+    if info.get("status") != "finished":
+        if info.get("error"):
+            st.error(f"**Run {info.get('status')}**  \n{info['error']}")
+        else:
+            st.info(f"This run is {info.get('status')}.")
+        return
+    columns = st.columns(4)
+    columns[0].metric("Macro-F1", f"{metrics['macro_f1']:.3f}")
+    columns[1].metric("UAR", f"{metrics['uar']:.3f}")
+    columns[2].metric("Accuracy", f"{metrics['accuracy']:.3f}")
+    columns[3].metric("Test clips", f"{metrics.get('clips', 0):,}")
+    split_info = info.get("split_info", {})
+    if split_info:
+        st.caption("Split: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in split_info.items()))
+    _cross_validation(info, key)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Per-class report (test)**")
+        st.dataframe(report_frame(metrics).round(3), key=f"{key}_report")
+    with right:
+        normalise = st.toggle("Row-normalised", value=False, key=f"{key}_normalise")
+        st.plotly_chart(confusion_heatmap(confusion_frame(metrics), "Confusion matrix (test)", normalise),
+                        key=f"{key}_confusion")
+
+
+def _cross_validation(info: dict, key: str) -> None:
+    cv = info.get("cv")
+    if not cv:
+        return
+    best = info.get("best_params") or {}
+    scoring = cv.get("scoring", "accuracy")
+    st.markdown(f"**Cross-validation on the training part** ({len(cv['folds'])} folds, {scoring}): mean "
+                f"{cv['mean']:.3f}; best parameters: `{best if best else 'the estimator defaults'}`")
+    folds = pd.DataFrame({"fold": [f"fold {i + 1}" for i in range(len(cv["folds"]))], scoring: cv["folds"]})
+    figure = px.bar(folds, x="fold", y=scoring, title="Best parameters, score per fold", range_y=[0, 1])
+    figure.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10))
+    left, right = st.columns([1, 1])
+    left.plotly_chart(figure, key=f"{key}_folds")
+    candidates = pd.DataFrame(cv.get("candidates", []))
+    if len(candidates) > 1:
+        candidates = candidates.sort_values("rank").head(10)
+        candidates["params"] = candidates["params"].map(lambda p: ", ".join(f"{k}={v}" for k, v in p.items()))
+        right.markdown("**Top candidates**")
+        right.dataframe(candidates[["rank", "params", "mean", "std"]].round(4), hide_index=True,
+                        key=f"{key}_candidates")
