@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -24,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line for scripts, the traceback on request
+        if os.environ.get("SER_DEBUG"):
+            raise
+        print(f"error: Unexpected failure: {type(exc).__name__}: {exc} (set SER_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +81,9 @@ def umap_embedding(features: pd.DataFrame, n_neighbors: int = 15, min_dist: floa
     cached = _read_cached(path, features.index)
     if cached is not None:
         return cached
-    import umap
+    with warnings.catch_warnings():  # "Tensorflow not installed; ParametricUMAP will be unavailable"
+        warnings.simplefilter("ignore", ImportWarning)
+        import umap
 
     n_neighbors = max(2, min(n_neighbors, len(features) - 1))
     reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_jobs=1)

@@ -18,6 +18,7 @@ from .runs import FINAL_STATES, Run, load_run, update_run
 
 CANCEL_FILE = "cancel"
 LOG_FILE = "job.log"
+_children: list[subprocess.Popen] = []  # job processes started here, reaped as they end
 
 
 def submit_baseline(spec, corpus) -> Run:
@@ -34,7 +35,14 @@ def _launch(run: Run) -> Run:
                                stdin=subprocess.DEVNULL, cwd=str(config.PROJECT_ROOT), env=env,
                                start_new_session=True)
     log.close()
+    _children.append(process)
     return update_run(run, pid=process.pid)
+
+
+def _reap() -> None:
+    for process in list(_children):
+        if process.poll() is not None:
+            _children.remove(process)
 
 
 def execute(run_id: str) -> Run:
@@ -68,6 +76,7 @@ def cancel_requested(run: Run) -> bool:
 
 def refresh(run: Run) -> Run:
     """Notice a job whose process died without finishing: it becomes interrupted."""
+    _reap()
     if run.status in ("queued", "running") and run.info.get("pid") and not _alive(run.info["pid"]):
         run = load_run(run.run_id)  # it may have finished between the two reads
         if run.status in ("queued", "running") and not _alive(run.info.get("pid")):

@@ -51,3 +51,11 @@ def shared_crema() -> Path:
     if not (SHARED_CREMA / "VideoDemographics.csv").exists():
         pytest.skip(f"real CREMA-D metadata not present at {SHARED_CREMA}")
     return SHARED_CREMA
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory) -> Path:
+    """A 6-actor demo corpus (492 clips): enough speakers for actor-disjoint splits and grouped CV."""
+    from ser.demo import generate_demo_corpus
+
+    return generate_demo_corpus(tmp_path_factory.mktemp("small-demo") / "demo", actors=6, seed=1)

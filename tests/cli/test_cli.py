@@ -67,3 +67,22 @@ def test_demo_command(tmp_path):
     summary = json.loads(ser("demo", "--out", out, "--actors", "2", "--seed", "1", "--json").stdout)
     assert summary["clips"] == 164 and summary["synthetic"] is True
     assert json.loads(ser("corpus", "--data", out, "--json").stdout)["synthetic"] is True
+
+
+def test_baseline_then_runs(small_demo):
+    done = ser("baseline", "--data", small_demo, "--model", "svm", "--grid", "none", "--jobs", "1", "--json")
+    result = json.loads(done.stdout)
+    assert result["status"] == "finished" and result["split"] == "actor"
+    assert set(result["metrics"]) == {"accuracy", "macro_f1", "uar"}
+    assert 0 <= result["metrics"]["macro_f1"] <= 1 and result["best_params"] == {}
+    listed = json.loads(ser("runs", "--json").stdout)["runs"]
+    assert [r["run_id"] for r in listed] == [result["run_id"]]
+    assert listed[0]["metrics"] == result["metrics"] and listed[0]["kind"] == "baseline"
+    text = ser("runs").stdout
+    assert result["run_id"] in text and "finished" in text
+
+
+def test_baseline_report_split_with_a_small_corpus_error(crema_folder):
+    # two speakers: an actor-disjoint split leaves one speaker for grouped cross-validation
+    done = ser("baseline", "--data", crema_folder, "--model", "rf", "--grid", "none", check=False)
+    assert done.returncode != 0 and "error:" in done.stderr and "Traceback" not in done.stderr

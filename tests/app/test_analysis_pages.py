@@ -1,0 +1,81 @@
+"""The clusters and baselines pages through AppTest, on a small generated corpus."""
+
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from ser.baselines import BaselineSpec, run_baseline
+from ser.corpus import load_corpus
+from ser.runs import list_runs, load_run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def open_page(monkeypatch, page: str, data) -> AppTest:
+    monkeypatch.setenv("SER_DATA", str(data))
+    monkeypatch.chdir(ROOT)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_clusters_page(monkeypatch, small_demo):
+    app = open_page(monkeypatch, "app_pages/clusters.py", small_demo)
+    assert app.title[0].value.startswith("Clusters")
+    silhouette = next(m for m in app.metric if m.label == "Silhouette")
+    assert -1 <= float(silhouette.value) <= 1
+    assert any("Silhouette" in m.value and "(from -1 to 1)" in m.value for m in app.markdown)
+    summary = next(f.value for f in app.dataframe if "purity" in f.value.columns and "values" in f.value.columns)
+    assert list(summary.index) == ["emotion", "sex", "speaker"]
+    app.slider(key="clusters_k").set_value(3).run()
+    assert not app.exception
+    assert len(next(f.value for f in app.dataframe if "dominant" in f.value.columns)) == 3
+    app.segmented_control(key="clusters_colour").set_value("emotion").run()
+    app.segmented_control(key="clusters_view").set_value("UMAP").run()
+    assert not app.exception
+    assert any("UMAP keeps neighbourhoods" in c.value for c in app.caption)
+
+
+def test_clusters_page_with_another_feature_set(monkeypatch, small_demo):
+    app = open_page(monkeypatch, "app_pages/clusters.py", small_demo)
+    app.selectbox(key="clusters_feature_set").set_value("mfcc-stats").run()
+    assert not app.exception
+    assert any(c.value.startswith("mfcc-stats:") for c in app.caption)
+
+
+def test_baselines_page_starts_a_job_and_shows_the_run(monkeypatch, small_demo):
+    app = open_page(monkeypatch, "app_pages/baselines.py", small_demo)
+    assert any("No runs yet" in i.value for i in app.info)
+    app.selectbox(key="baseline_grid").set_value("none")
+    app.button(key="start_baseline").click().run()
+    assert not app.exception
+    [run] = list_runs()
+    deadline = time.monotonic() + 120
+    while load_run(run.run_id).status not in ("finished", "failed"):
+        assert time.monotonic() < deadline, "the job did not finish"
+        time.sleep(0.5)
+    app.run()
+    assert not app.exception
+    assert load_run(run.run_id).status == "finished"
+    metrics = {m.label: m.value for m in app.metric}
+    assert {"Macro-F1", "UAR", "Accuracy", "Test clips"} <= set(metrics)
+    report = next(f.value for f in app.dataframe if "precision" in f.value.columns)
+    assert "macro avg" in report.index
+
+
+def test_baselines_page_opens_and_deletes_runs(monkeypatch, small_demo):
+    corpus = load_corpus(small_demo)
+    first = run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), corpus)
+    second = run_baseline(BaselineSpec(model="rf", split="report", grid="none", jobs=1), corpus)
+    app = open_page(monkeypatch, "app_pages/baselines.py", small_demo)
+    table = next(f.value for f in app.dataframe if "run_id" in f.value.columns)
+    assert set(table["run_id"]) == {first.run_id, second.run_id}
+    app.selectbox(key="open_run").set_value(first.run_id).run()
+    assert any(first.run_id in m.value for m in app.markdown)
+    app.checkbox(key="confirm_delete").check().run()
+    app.button(key="delete_run").click().run()
+    assert not app.exception
+    assert [r.run_id for r in list_runs()] == [second.run_id]

@@ -1,0 +1,35 @@
+import pytest
+
+from ser import config
+from ser.runs import RunError, create_run, delete_run, list_runs, load_run, runs_table, update_run
+
+
+def test_round_trip_list_and_delete():
+    first = create_run("baseline", {"model": "svm", "split": "actor"}, {"name": "c"})
+    second = create_run("baseline", {"model": "rf", "split": "report"}, {"name": "c"})
+    update_run(second, status="finished", metrics={"accuracy": 0.5, "macro_f1": 0.4, "uar": 0.45})
+    loaded = load_run(second.run_id)
+    assert loaded.status == "finished" and loaded.metrics["macro_f1"] == 0.4
+    assert {r.run_id for r in list_runs()} == {first.run_id, second.run_id}
+    table = runs_table(list_runs())
+    assert set(table.columns) >= {"run_id", "kind", "model", "corpus", "features", "split", "macro_f1", "created"}
+    delete_run(first.run_id)
+    assert [r.run_id for r in list_runs()] == [second.run_id]
+    with pytest.raises(RunError):
+        load_run(first.run_id)
+
+
+def test_a_finished_run_is_never_marked_failed_later():
+    run = create_run("baseline", {}, {})
+    update_run(run, status="finished", metrics={"macro_f1": 0.5})
+    update_run(run, status="failed", error="late crash")
+    assert load_run(run.run_id).status == "finished"
+
+
+def test_unreadable_run_json_is_skipped(caplog):
+    good = create_run("baseline", {}, {})
+    broken = config.runs_dir() / "broken-run"
+    broken.mkdir()
+    (broken / "run.json").write_text("{ not json")
+    assert [r.run_id for r in list_runs()] == [good.run_id]
+    assert "unreadable run.json" in caplog.text
