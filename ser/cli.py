@@ -75,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=cmd_runs)
 
+    bias = commands.add_parser("bias", help="a run's macro-F1 by group, with bootstrap intervals")
+    bias.add_argument("--run", required=True, dest="run_id")
+    bias.add_argument("--by", required=True, help="actor, race, ethnicity, sex, age band, sentence, intensity, "
+                                                  "duration band; two joined by '+' for intersections (sex+race)")
+    bias.add_argument("--filter", action="append", default=[], metavar="COL=VAL",
+                      help="keep clips whose COL is VAL (repeatable; VAL may be a comma-separated list)")
+    bias.add_argument("--split", default="test")
+    bias.add_argument("--boot", type=int, default=100, help="bootstrap samples for the intervals")
+    bias.add_argument("--json", action="store_true")
+    bias.set_defaults(handler=cmd_bias)
+
     job = commands.add_parser("run-job", help=argparse.SUPPRESS)
     job.add_argument("run_id")
     job.set_defaults(handler=cmd_run_job)
@@ -218,3 +229,43 @@ def cmd_run_job(args) -> int:
 
     run = execute(args.run_id)
     return 0 if run.status in ("finished", "cancelled") else 1
+
+
+def cmd_bias(args) -> int:
+    from .bias import analysis_frame, cached_group_report, filter_frame
+    from .corpus import load_corpus
+    from .errors import ConfigError
+    from .runs import load_run
+
+    run = load_run(args.run_id)
+    corpus = load_corpus(run.info["corpus"]["source"])
+    filters = {}
+    for item in args.filter:
+        if "=" not in item:
+            raise ConfigError(f"--filter {item!r} is not COL=VAL.", title="Invalid filter")
+        column, value = item.split("=", 1)
+        filters.setdefault(column.strip(), []).extend(v.strip() for v in value.split(","))
+    frame = filter_frame(analysis_frame(run, corpus.clips, args.split), filters)
+    by = [part.strip() for part in args.by.split("+")] if "+" in args.by else args.by
+    report = cached_group_report(run, frame, by, args.split, n_boot=args.boot) if not filters else None
+    if report is None:
+        from .bias import group_report
+
+        report = group_report(frame, by, n_boot=args.boot)
+    payload = {"run_id": run.run_id, "split": args.split, "filters": filters, "clips": int(len(frame)),
+               **report.to_json()}
+    overall = payload["overall"]
+    lines = [f"run {run.run_id}, {args.split} split, {len(frame)} clips: macro-F1 {overall['macro_f1']:.3f} "
+             f"[{overall['ci'][0]:.3f}, {overall['ci'][1]:.3f}]" if overall["ci"][0] is not None else
+             f"run {run.run_id}: macro-F1 {overall['macro_f1']:.3f}"]
+    for group in payload["groups"]:
+        ci = group["ci"]
+        interval = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None else ""
+        lines.append(f"  {group['group']:<28} n={group['support']:<5} macro-F1 {group['macro_f1']:.3f}{interval}")
+    gap = payload["gap"]
+    if gap and gap.get("ci", [None])[0] is not None:
+        verdict = "distinguishable from noise" if gap["distinguishable"] else "not distinguishable from noise"
+        lines.append(f"gap {gap['best']} - {gap['worst']}: {gap['gap']:.3f} [{gap['ci'][0]:.3f}, {gap['ci'][1]:.3f}], "
+                     f"{verdict}")
+    _emit(args, payload, lines)
+    return 0
