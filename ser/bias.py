@@ -3,7 +3,8 @@ with bootstrap intervals (fairlearn's MetricFrame), filtered confusion matrices 
 and a decision tree that explains which clips get misclassified.
 
 Every number per group carries its support and a 95% bootstrap interval. Group intervals come from
-fairlearn's bootstrap (the whole split is resampled ``n_boot`` times). The gap between the best and
+fairlearn's bootstrap (the whole split is resampled ``n_boot`` times); the headline metrics use the
+same percentile bootstrap computed directly. The gap between the best and
 the worst group gets its own interval from a paired bootstrap that resamples within those two groups:
 if that interval includes 0, the gap is not distinguishable from noise. (Choosing the best and worst
 groups on the same data flatters the gap a little; read a barely-positive interval with care.)"""
@@ -167,16 +168,21 @@ def group_report(frame: pd.DataFrame, by: str | list[str], n_boot: int = 100, se
 
 
 def overall_metrics(frame: pd.DataFrame, n_boot: int = 100, seed: int = 0) -> dict:
-    """Macro-F1, UAR and accuracy over the frame, each with a bootstrap 95% interval."""
-    from fairlearn.metrics import MetricFrame
-
-    boot = dict(n_boot=n_boot, ci_quantiles=CI, random_state=seed) if n_boot else {}
-    result = MetricFrame(metrics={"macro_f1": macro_f1, "uar": uar, "accuracy": accuracy}, y_true=frame["y_true"],
-                         y_pred=frame["y_pred"], sensitive_features=np.zeros(len(frame)), **boot)
+    """Macro-F1, UAR and accuracy over the frame, each with a 95% percentile bootstrap interval
+    (the clips resampled with replacement, as fairlearn does; computed directly, since fairlearn's
+    per-sample overhead makes one grouping-free MetricFrame take seconds on 7,000 clips)."""
+    y_true, y_pred = frame["y_true"].to_numpy(), frame["y_pred"].to_numpy()
+    functions = {"macro_f1": macro_f1, "uar": uar, "accuracy": accuracy}
+    samples = {name: [] for name in functions}
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot or 0):
+        pick = rng.integers(0, len(frame), len(frame))
+        for name, function in functions.items():
+            samples[name].append(function(y_true[pick], y_pred[pick]))
     out = {}
-    for name in ("macro_f1", "uar", "accuracy"):
-        ci = [float(result.overall_ci[0][name]), float(result.overall_ci[1][name])] if n_boot else [None, None]
-        out[name] = {"value": float(result.overall[name]), "ci": ci, "support": int(len(frame))}
+    for name, function in functions.items():
+        ci = [float(q) for q in np.nanquantile(samples[name], CI)] if n_boot else [None, None]
+        out[name] = {"value": function(y_true, y_pred), "ci": ci, "support": int(len(frame))}
     return out
 
 

@@ -69,7 +69,7 @@ class RunProgress(TrainerCallback):
 
     def _write(self, args, state, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._last_write < self.every:
+        if not state.is_world_process_zero or (not force and now - self._last_write < self.every):
             return
         self._last_write = now
         info = self._progress(args, state, now)

@@ -4,8 +4,6 @@ so any run can be repeated exactly from its file."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
-
 from ..errors import ConfigError
 
 DEFAULT_MODEL = "facebook/wav2vec2-base-960h"
@@ -70,12 +68,6 @@ class FinetuneSpec:
         if self.num_workers is not None and (not isinstance(self.num_workers, int) or self.num_workers < 0):
             raise ConfigError(f"num_workers is {self.num_workers!r}; give 0 or more data-loader processes.")
         return self
-
-    @property
-    def is_local(self) -> bool:
-        """True when ``model`` names a folder rather than a hub id."""
-        text = str(self.model)
-        return Path(text).expanduser().exists() or text.startswith(("/", ".", "~")) or text.count("/") > 1
 
     def to_dict(self) -> dict:
         return asdict(self)

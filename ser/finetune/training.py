@@ -64,11 +64,11 @@ def _fine_tune(spec, corpus, run, progress, should_stop, resume) -> dict | None:
     from .trainer import device_info, make_trainer
 
     labels = emotion_order(corpus.clips["emotion"].dropna())
-    _report(progress, "checking the clips")
+    _report(run, progress, "checking the clips")
     parts = prepare_clips(sample_clips(corpus.clips, spec.max_clips, spec.seed), spec.split, spec.seed,
                           spec.max_seconds)
     update_run(run, labels=labels, failed_clips=parts.failed, split_info=parts.sizes(), device=device_info())
-    _report(progress, f"loading {spec.model}")
+    _report(run, progress, f"loading {spec.model}")
     model, extractor = load_model(spec.model, labels)
     if spec.freeze_feature_encoder:
         model.freeze_feature_encoder()
@@ -80,7 +80,7 @@ def _fine_tune(spec, corpus, run, progress, should_stop, resume) -> dict | None:
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if tracker.cancelled:
         return None
-    _report(progress, "predicting the validation and test clips")
+    _report(run, progress, "predicting the validation and test clips")
     return _finish(run, trainer, parts, labels, spec)
 
 
@@ -149,9 +149,12 @@ def _epoch_of(step: int | None, log_history: list[dict]) -> float | None:
     return None
 
 
-def _report(progress: Progress | None, message: str) -> None:
+def _report(run: Run, progress: Progress | None, message: str) -> None:
+    """A stage without steps; the training figures already in ``progress`` stay."""
+    current = {"done": 0, "total": 0, **(run.info.get("progress") or {})}
+    update_run(run, progress={**current, "message": message})
     if progress is not None:
-        progress(0, 0, message)
+        progress(current["done"], current["total"], message)
 
 
 def _now() -> str:

@@ -1,6 +1,8 @@
 """The clusters and baselines pages through AppTest, on a small generated corpus."""
 
 import time
+
+import pytest
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -79,3 +81,29 @@ def test_baselines_page_opens_and_deletes_runs(monkeypatch, small_demo):
     app.button(key="delete_run").click().run()
     assert not app.exception
     assert [r.run_id for r in list_runs()] == [second.run_id]
+
+
+def test_bias_page_for_a_baseline_run(monkeypatch, small_demo):
+    corpus = load_corpus(small_demo)
+    run = run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), corpus)
+    app = open_page(monkeypatch, "app_pages/bias.py", small_demo)
+    metrics = {m.label: m.value for m in app.metric}
+    assert float(metrics["Macro-F1"]) == pytest.approx(run.metrics["macro_f1"], abs=1e-3)
+    assert metrics["Clips"] == str(run.metrics["clips"])
+    assert any("Gap between the best group" in m.value for m in app.markdown)
+    for by in ("actor", "age band", "duration band", "intensity"):
+        app.selectbox(key="bias_by").set_value(by).run()
+        assert not app.exception, by
+    app.selectbox(key="bias_by2").set_value("sex").run()
+    table = next(f.value for f in app.dataframe if "ci_low" in f.value.columns)
+    assert table["group"].str.contains(" × ").all()
+    app.multiselect(key="bias_filter_sex").set_value(["Female"]).run()
+    assert any(c.value.endswith("clip(s) match the filters.") for c in app.caption)
+    app.slider(key="bias_depth").set_value(2).run()
+    assert not app.exception
+    assert any("held-out clips" in m.value for m in app.markdown)
+
+
+def test_bias_page_without_runs(monkeypatch, small_demo):
+    app = open_page(monkeypatch, "app_pages/bias.py", small_demo)
+    assert any("No finished run yet" in i.value for i in app.info)

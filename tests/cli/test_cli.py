@@ -86,3 +86,20 @@ def test_baseline_report_split_with_a_small_corpus_error(crema_folder):
     # two speakers: an actor-disjoint split leaves one speaker for grouped cross-validation
     done = ser("baseline", "--data", crema_folder, "--model", "rf", "--grid", "none", check=False)
     assert done.returncode != 0 and "error:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bias_json_matches_the_engine(small_demo):
+    run_id = json.loads(ser("baseline", "--data", small_demo, "--model", "rf", "--grid", "none", "--jobs", "1",
+                            "--json").stdout)["run_id"]
+    result = json.loads(ser("bias", "--run", run_id, "--by", "sex", "--boot", "50", "--json").stdout)
+    assert result["by"] == "sex" and {g["group"] for g in result["groups"]} == {"Male", "Female"}
+    assert sum(g["support"] for g in result["groups"]) == result["clips"]
+    for group in result["groups"]:
+        assert group["ci"][0] <= group["macro_f1"] <= group["ci"][1]
+    assert result["overall"]["ci"][0] <= result["overall"]["macro_f1"] <= result["overall"]["ci"][1]
+    filtered = json.loads(ser("bias", "--run", run_id, "--by", "sex+age band", "--filter", "sex=Female",
+                              "--boot", "0", "--json").stdout)
+    assert all(g["group"].startswith("Female × ") for g in filtered["groups"])
+    assert "distinguishable" in ser("bias", "--run", run_id, "--by", "sex", "--boot", "50").stdout
+    missing = ser("bias", "--run", "nope", "--by", "sex", check=False)
+    assert missing.returncode != 0 and "Run not found" in missing.stderr
