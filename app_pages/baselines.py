@@ -6,9 +6,10 @@ import streamlit as st
 from ser.baselines import MODELS, SCORINGS, BaselineSpec, grid_size
 from ser.errors import SerError
 from ser.features import FEATURE_SETS
-from ser.jobs import cancel, refresh, submit_baseline
+from ser.jobs import refresh, submit_baseline
 from ser.runs import delete_run, list_runs, runs_table
 from ser.splits import SPLITS, WHY_SPLITS_MATTER
+from ui.jobs_panel import active_jobs, stopped_job
 from ui.run_report import show_run
 from ui.sidebar import corpus_sidebar
 from ui.state import show_error
@@ -50,24 +51,7 @@ if started:
 
 
 # ------------------------------------------------------------------ jobs in progress
-@st.fragment(run_every=2.0)
-def active_jobs() -> None:
-    runs = [refresh(run) for run in list_runs(kind="baseline")]
-    active = [run for run in runs if run.status in ("queued", "running")]
-    if not active:
-        return
-    st.subheader("Running")
-    for run in active:
-        progress = run.info.get("progress") or {}
-        done, total = progress.get("done", 0), max(progress.get("total", 0), 1)
-        columns = st.columns([4, 1])
-        columns[0].progress(min(done / total, 1.0), text=f"{run.run_id}: {progress.get('message', run.status)}")
-        if columns[1].button("Cancel", key=f"cancel_{run.run_id}"):
-            cancel(run.run_id)
-            st.rerun(scope="fragment")
-
-
-active_jobs()
+active_jobs(("baseline",))
 
 # ------------------------------------------------------------------ runs
 st.header("Runs")
@@ -82,6 +66,8 @@ default = st.session_state.get("baseline_open")
 chosen = st.selectbox("Open a run", ids, index=ids.index(default) if default in ids else 0, key="open_run",
                       format_func=lambda run_id: next(r.label() for r in runs if r.run_id == run_id))
 run = next(r for r in runs if r.run_id == chosen)
+if run.status in ("interrupted", "failed"):
+    stopped_job(run)
 show_run(run, key="baseline_run")
 with st.expander("Delete this run"):
     sure = st.checkbox(f"Yes, delete {run.run_id} with its predictions and model", key="confirm_delete")

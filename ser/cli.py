@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -86,9 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     bias.add_argument("--json", action="store_true")
     bias.set_defaults(handler=cmd_bias)
 
-    job = commands.add_parser("run-job", help=argparse.SUPPRESS)
-    job.add_argument("run_id")
-    job.set_defaults(handler=cmd_run_job)
+    worker = commands.add_parser("worker", help="consume the job queue (one job at a time, on the GPU if any)")
+    worker.set_defaults(handler=cmd_worker)
     return parser
 
 
@@ -224,11 +224,12 @@ def cmd_runs(args) -> int:
     return 0
 
 
-def cmd_run_job(args) -> int:
-    from .jobs import execute
+def cmd_worker(args) -> int:
+    from .worker import run_worker
 
-    run = execute(args.run_id)
-    return 0 if run.status in ("finished", "cancelled") else 1
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_worker()
+    return 0
 
 
 def cmd_bias(args) -> int:

@@ -1,3 +1,4 @@
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -59,3 +60,52 @@ def small_demo(tmp_path_factory) -> Path:
     from ser.demo import generate_demo_corpus
 
     return generate_demo_corpus(tmp_path_factory.mktemp("small-demo") / "demo", actors=6, seed=1)
+
+
+def _stop_workers(cache: Path) -> None:
+    """Kill worker processes this test started (through a fixture or the app)."""
+    import json
+    import signal
+
+    from ser import worker
+
+    for process in list(worker._started):
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        worker._started.remove(process)
+    for beat in (cache / "workers").glob("*.json") if (cache / "workers").exists() else []:
+        try:
+            pid = json.loads(beat.read_text())["pid"]
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError, KeyError):
+            pass
+
+
+@pytest.fixture(autouse=True)
+def no_stray_workers(isolated_cache):
+    yield
+    _stop_workers(isolated_cache)
+
+
+@pytest.fixture
+def worker_process(isolated_cache):
+    """A real `python -m ser worker` on this test's cache, alive (heartbeat written) when yielded."""
+    import subprocess
+    import time
+
+    from ser.worker import live_workers
+
+    log = open(isolated_cache.parent / "worker.log", "ab")
+    process = subprocess.Popen([sys.executable, "-m", "ser", "worker"], cwd=ROOT, stdout=log, stderr=log,
+                               env={**os.environ}, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not any(w["pid"] == process.pid for w in live_workers()):
+        assert process.poll() is None, (isolated_cache.parent / "worker.log").read_text()
+        assert time.monotonic() < deadline, "the worker did not start"
+        time.sleep(0.2)
+    yield process
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=10)
+    log.close()

@@ -6,7 +6,10 @@ import streamlit as st
 
 from ser.corpus import Corpus
 from ser.demo import DEMO_NOTE
-from ui.state import SOURCE_KEY, current_corpus, reload_corpus
+from ser.errors import SerError
+from ser.job_queue import is_local
+from ser.worker import ensure_local_worker
+from ui.state import SOURCE_KEY, current_corpus, reload_corpus, show_error
 
 
 def corpus_sidebar() -> Corpus | None:
@@ -26,4 +29,23 @@ def corpus_sidebar() -> Corpus | None:
                        f"{corpus.clips['speaker'].nunique()} speakers · {len(corpus.problems)} problems")
             if corpus.synthetic:
                 st.warning(DEMO_NOTE, icon=":material/science:")
+        worker_status()
     return corpus
+
+
+def worker_status() -> None:
+    """The job worker: start a local one when none is alive (SQLite queue), say what it is doing."""
+    try:
+        state = ensure_local_worker()
+    except SerError as exc:
+        show_error(exc)
+        return
+    st.subheader("Worker")
+    if state is None:
+        if is_local():
+            st.caption("Starting a local worker…")
+        else:
+            st.warning("No worker is alive on the shared queue: start `python -m ser worker` on a GPU host.")
+        return
+    doing = f"running {state['current_run']}" if state.get("current_run") else "idle"
+    st.caption(f"{state['host']} · {state['device']} · {doing}")
