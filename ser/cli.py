@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     bias.add_argument("--json", action="store_true")
     bias.set_defaults(handler=cmd_bias)
 
+    predict = commands.add_parser("predict", help="classify audio files with a finished run")
+    predict.add_argument("--run", required=True, dest="run_id")
+    predict.add_argument("files", nargs="+", metavar="FILE")
+    predict.add_argument("--json", action="store_true")
+    predict.set_defaults(handler=cmd_predict)
+
     worker = commands.add_parser("worker", help="consume the job queue (one job at a time, on the GPU if any)")
     worker.set_defaults(handler=cmd_worker)
     return parser
@@ -269,4 +275,25 @@ def cmd_bias(args) -> int:
         lines.append(f"gap {gap['best']} - {gap['worst']}: {gap['gap']:.3f} [{gap['ci'][0]:.3f}, {gap['ci'][1]:.3f}], "
                      f"{verdict}")
     _emit(args, payload, lines)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .predict import predict_files
+    from .runs import load_run
+
+    results = predict_files(load_run(args.run_id), args.files)
+    lines = []
+    for result in results:
+        if "error" in result:
+            lines.append(f"{result['file']}: error: {result['error']}")
+        else:
+            top = sorted(result["probs"].items(), key=lambda kv: -kv[1])[:3]
+            lines.append(f"{result['file']}: {result['emotion']} ({', '.join(f'{k} {v:.2f}' for k, v in top)})"
+                         f"{'' if result['handling'] == 'whole clip' else ' · ' + result['handling']}")
+    _emit(args, {"run_id": args.run_id, "results": results}, lines)
+    classified = sum("error" not in r for r in results)
+    if classified == 0:
+        print("error: No clip classified: every file had a problem (see above)", file=sys.stderr)
+        return 1
     return 0

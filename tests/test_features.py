@@ -100,3 +100,31 @@ def test_corrupt_cache_file_is_recomputed(crema_folder, caplog):
 def test_summary_has_the_cli_keys(crema_folder):
     summary = extract_features(load_corpus(crema_folder), "mfcc13", jobs=1).summary()
     assert {"set", "clips", "failed", "seconds", "cached"} <= set(summary)
+
+
+def test_unusual_audio_in_a_corpus_is_read_or_reported(tmp_path):
+    """8/24-bit and float WAV, other rates, stereo, silence, NaN: features or a clear failure each."""
+    rng = np.random.default_rng(0)
+
+    def speechy(rate, seconds=1.0):
+        t = np.arange(int(rate * seconds)) / rate
+        return (0.3 * np.sin(2 * np.pi * 200 * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+
+    audio_dir = tmp_path / "AudioWAV"
+    audio_dir.mkdir()
+    variants = {"1001_DFA_ANG_XX": (speechy(16000), 16000, "PCM_U8"), "1001_DFA_DIS_XX": (speechy(16000), 16000, "PCM_24"),
+                "1001_DFA_FEA_XX": (speechy(16000), 16000, "FLOAT"), "1001_DFA_HAP_XX": (speechy(8000), 8000, "PCM_16"),
+                "1001_DFA_NEU_XX": (speechy(44100), 44100, "PCM_16"),
+                "1001_DFA_SAD_XX": (np.stack([speechy(48000)] * 2, axis=1), 48000, "PCM_16"),
+                "1001_IEO_NEU_XX": (np.zeros(16000, dtype=np.float32), 16000, "PCM_16")}
+    nan = speechy(16000)
+    nan[5] = np.nan
+    variants["1001_IEO_ANG_HI"] = (nan, 16000, "FLOAT")
+    for name, (audio, rate, subtype) in variants.items():
+        sf.write(str(audio_dir / f"{name}.wav"), audio, rate, subtype=subtype)
+    corpus = load_corpus(tmp_path)
+    assert len(corpus.clips) == 8
+    result = extract_features(corpus, "mfcc13", jobs=1)
+    failed = {p.clip: p.problem for p in result.failed}
+    assert set(failed) == {"1001_IEO_ANG_HI"} and "NaN" in failed["1001_IEO_ANG_HI"]
+    assert np.isfinite(result.table.to_numpy()).all() and len(result.table) == 7
