@@ -87,6 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
     bias.add_argument("--json", action="store_true")
     bias.set_defaults(handler=cmd_bias)
 
+    for name, handler, text in (("finetune", cmd_finetune, "queue a wav2vec2 fine-tuning job"),
+                                ("lr-search", cmd_lr_search, "queue the report's learning-rate beam search")):
+        command = commands.add_parser(name, help=text)
+        _add_source(command)
+        _add_finetune_options(command)
+        if name == "lr-search":
+            command.add_argument("--init-lr", type=float, default=1e-4)
+            command.add_argument("--factor", type=float, default=0.5)
+            command.add_argument("--epochs-per-round", type=int, default=5)
+            command.add_argument("--max-rounds", type=int, default=4)
+        command.add_argument("--wait", action="store_true", help="wait for the job to end (starts a local worker "
+                                                                  "when the queue is local and none is alive)")
+        command.add_argument("--json", action="store_true")
+        command.set_defaults(handler=handler)
+
     predict = commands.add_parser("predict", help="classify audio files with a finished run")
     predict.add_argument("--run", required=True, dest="run_id")
     predict.add_argument("files", nargs="+", metavar="FILE")
@@ -297,3 +312,78 @@ def cmd_predict(args) -> int:
         print("error: No clip classified: every file had a problem (see above)", file=sys.stderr)
         return 1
     return 0
+
+
+def _add_finetune_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="a hub id (e.g. facebook/wav2vec2-base-960h) or a local folder")
+    parser.add_argument("--lr", type=float, default=1e-4, dest="learning_rate")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--grad-accum", type=int, default=4)
+    parser.add_argument("--scheduler", default="linear", choices=["linear", "cosine", "plateau"])
+    parser.add_argument("--warmup", type=float, default=0.1, dest="warmup_ratio")
+    parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--split", default="actor", choices=["actor", "report"])
+    parser.add_argument("--max-seconds", type=float, default=6.0)
+    parser.add_argument("--max-clips", type=int, default=None, help="a stratified sample, for smoke tests")
+    parser.add_argument("--seed", type=int, default=3)
+
+
+def _finetune_spec(args):
+    from .finetune import FinetuneSpec
+
+    return FinetuneSpec(model=args.model, learning_rate=args.learning_rate, epochs=args.epochs,
+                        batch_size=args.batch_size, grad_accum=args.grad_accum, scheduler=args.scheduler,
+                        warmup_ratio=args.warmup_ratio, patience=args.patience, split=args.split,
+                        max_seconds=args.max_seconds, max_clips=args.max_clips, seed=args.seed).validate()
+
+
+def cmd_finetune(args) -> int:
+    from .jobs import submit_finetune
+
+    run = submit_finetune(_finetune_spec(args), _load(args))
+    return _after_submit(args, run)
+
+
+def cmd_lr_search(args) -> int:
+    from .jobs import submit_lr_search
+
+    run = submit_lr_search(_finetune_spec(args), _load(args), init_lr=args.init_lr, factor=args.factor,
+                           epochs_per_round=args.epochs_per_round, max_rounds=args.max_rounds)
+    return _after_submit(args, run)
+
+
+def _after_submit(args, run) -> int:
+    if args.wait:
+        run = _wait(run)
+    payload = {"run_id": run.run_id, "kind": run.kind, "status": run.status, "split": run.info["spec"]["split"],
+               "metrics": {k: run.metrics.get(k) for k in ("accuracy", "macro_f1", "uar")}}
+    if run.kind == "lr-search":
+        payload["best"] = run.info.get("best")
+        payload["rounds"] = run.info.get("rounds")
+    if run.info.get("error"):
+        payload["error"] = run.info["error"]
+    lines = [f"run {run.run_id}: {run.status}" + ("" if args.wait else " (python -m ser runs to follow it)")]
+    if run.metrics.get("macro_f1") is not None:
+        lines.append(f"macro-F1 {run.metrics['macro_f1']:.3f}, UAR {run.metrics['uar']:.3f}, "
+                     f"accuracy {run.metrics['accuracy']:.3f}")
+    if run.info.get("error"):
+        lines.append(f"error: {run.info['error']}")
+    _emit(args, payload, lines)
+    return 1 if args.wait and run.status != "finished" else 0
+
+
+def _wait(run):
+    from .jobs import refresh
+    from .runs import FINAL_STATES, load_run
+    from .worker import ensure_local_worker
+
+    while True:
+        ensure_local_worker()
+        run = refresh(load_run(run.run_id))
+        progress = run.info.get("progress") or {}
+        _print_progress(f"{run.status}: {progress.get('message', '')}", 0, 1)
+        if run.status in FINAL_STATES or run.status == "interrupted":
+            print("", file=sys.stderr)
+            return run
+        time.sleep(1.0)

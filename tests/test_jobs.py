@@ -58,7 +58,7 @@ def test_two_jobs_run_one_after_the_other(corpus, worker_process):
 
 
 def test_cancel_stops_a_running_grid_search(corpus, worker_process):
-    run = submit_baseline(BaselineSpec(model="svm", grid="report", jobs=1), corpus)  # 240 fits
+    run = submit_baseline(BaselineSpec(model="rf", grid="report", jobs=1), corpus)  # 270 forest fits: minutes
     wait_for_progress(run.run_id, "grid search")
     cancel(run.run_id)
     assert wait_for(run.run_id, {"cancelled", "finished", "failed"}).status == "cancelled"
@@ -74,7 +74,7 @@ def test_a_killed_worker_leaves_an_interrupted_job_that_resumes(corpus, worker_p
     done = wait_for(done.run_id, {"finished", "failed"})
     before = (done.path / "run.json").read_text()
 
-    run = submit_baseline(BaselineSpec(model="svm", grid="report", jobs=1), corpus)
+    run = submit_baseline(BaselineSpec(model="rf", grid="report", jobs=1), corpus)
     wait_for_progress(run.run_id, "grid search")
     os.killpg(worker_process.pid, signal.SIGKILL)
     worker_process.wait(timeout=10)

@@ -116,3 +116,30 @@ def test_try_clip_page_lists_runs(monkeypatch, small_demo):
     app.run()
     assert not app.exception
     assert app.selectbox(key="try_run").value == run.run_id
+
+
+def test_an_app_restart_still_shows_a_running_job(monkeypatch, small_demo, worker_process):
+    """The job and its progress live on disk: a fresh app session (as after a restart) shows them."""
+    from ser.jobs import cancel, submit_baseline
+
+    run = submit_baseline(BaselineSpec(model="rf", grid="report", jobs=1), load_corpus(small_demo))  # minutes
+    deadline = time.monotonic() + 60
+    while "grid search" not in load_run(run.run_id).info.get("progress", {}).get("message", ""):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    app = open_page(monkeypatch, "app_pages/baselines.py", small_demo)  # a brand-new session
+    bars = [p for p in app.get("progress") if run.run_id in str(p.proto.text)]
+    assert bars, (load_run(run.run_id).status, [str(p.proto.text) for p in app.get("progress")], app.exception)
+    assert app.button(key=f"cancel_{run.run_id}")
+    cancel(run.run_id)
+
+
+def test_finetune_page_without_runs(monkeypatch, small_demo):
+    app = open_page(monkeypatch, "app_pages/finetune.py", small_demo)
+    assert app.title[0].value.startswith("Fine-tuning wav2vec2")
+    assert any("No fine-tuning run yet" in i.value for i in app.info)
+    app.selectbox(key="ft_model_choice").set_value("another hub id or a local folder…")
+    app.text_input(key="ft_model_custom").input("")
+    app.button(key="ft_start").click().run()
+    assert not app.exception
+    assert any("No model" in e.value for e in app.error)

@@ -1,0 +1,78 @@
+"""Training curves and the learning-rate search chart of wav2vec2 runs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+from plotly.subplots import make_subplots
+import plotly.graph_objects as go
+
+from ser.runs import Run
+
+
+def curves(run: Run, key: str) -> None:
+    history = pd.DataFrame(run.info.get("history") or [])
+    if history.empty:
+        st.caption("No epoch finished yet.")
+        return
+    figure = make_subplots(rows=1, cols=3, subplot_titles=("loss", "validation macro-F1", "learning rate"))
+    for column, name, dash in (("train_loss", "train", None), ("val_loss", "validation", "dot")):
+        if column in history and history[column].notna().any():
+            figure.add_trace(go.Scatter(x=history["epoch"], y=history[column], name=name, mode="lines+markers",
+                                        line=dict(dash=dash)), row=1, col=1)
+    if "val_macro_f1" in history:
+        figure.add_trace(go.Scatter(x=history["epoch"], y=history["val_macro_f1"], name="val macro-F1",
+                                    mode="lines+markers", showlegend=False), row=1, col=2)
+    if "learning_rate" in history:
+        figure.add_trace(go.Scatter(x=history["epoch"], y=history["learning_rate"], name="learning rate",
+                                    mode="lines+markers", showlegend=False), row=1, col=3)
+    figure.update_xaxes(title_text="epoch")
+    figure.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.3))
+    st.plotly_chart(figure, key=f"{key}_curves")
+
+
+def live_status(run: Run) -> str:
+    progress = run.info.get("progress") or {}
+    parts = [progress.get("message") or run.status]
+    if progress.get("seconds_per_epoch"):
+        parts.append(f"{progress['seconds_per_epoch']:.0f} s per epoch")
+    if progress.get("eta_s") is not None:
+        parts.append(f"about {progress['eta_s'] / 60:.1f} min left")
+    device = (run.info.get("worker") or {}).get("device")
+    if device:
+        parts.append(device)
+    return " · ".join(parts)
+
+
+def search_chart(run: Run, key: str) -> None:
+    rounds = pd.DataFrame(run.info.get("rounds") or [])
+    if rounds.empty:
+        st.caption("No candidate finished yet.")
+        return
+    rounds["round"] = rounds["round"].astype(str)
+    figure = px.scatter(rounds, x="lr", y="score", color="round", log_x=True, hover_data=["run_id"],
+                        labels={"lr": "learning rate", "score": "validation macro-F1"},
+                        title="Learning-rate search: each round's candidates")
+    best = run.info.get("best")
+    if best:
+        figure.add_trace(go.Scatter(x=[best["lr"]], y=[best["score"]], mode="markers", name="winner",
+                                    marker=dict(symbol="star", size=18, color="gold", line=dict(width=1))))
+    figure.update_traces(marker=dict(size=11), selector=dict(mode="markers", name=None))
+    figure.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(figure, key=f"{key}_search")
+    st.dataframe(rounds, hide_index=True, key=f"{key}_rounds")
+
+
+def comparison_table(runs: list[Run]) -> pd.DataFrame:
+    """The report's Table 5: model, learning rate, epochs, scheduler, warm-up, macro-F1."""
+    rows = []
+    for run in runs:
+        spec, metrics = run.info.get("spec", {}), run.metrics
+        history = run.info.get("history") or []
+        rows.append({"run_id": run.run_id, "model": spec.get("model"), "lr": spec.get("learning_rate"),
+                     "epochs": f"{len(history)}/{spec.get('epochs')}", "scheduler": spec.get("scheduler"),
+                     "warmup": spec.get("warmup_ratio"), "split": spec.get("split"),
+                     "macro_f1": metrics.get("macro_f1"), "uar": metrics.get("uar"), "accuracy": metrics.get("accuracy"),
+                     "status": run.status, "parent": run.info.get("parent")})
+    return pd.DataFrame(rows)
