@@ -86,11 +86,12 @@ def _dispatch(run: Run) -> None:
     elif run.kind == "wav2vec2":
         from .finetune import FinetuneSpec, run_finetune
 
-        run_finetune(FinetuneSpec(**spec), corpus, run, should_stop=stop, resume=bool(run.info.get("resume")))
+        run_finetune(FinetuneSpec.from_dict(spec), corpus, run, should_stop=stop, resume=bool(run.info.get("resume")))
     elif run.kind == "lr-search":
         from .finetune import FinetuneSpec, run_lr_search
 
-        run_lr_search(FinetuneSpec(**spec), corpus, run=run, should_stop=stop, **run.info.get("search", {}))
+        run_lr_search(FinetuneSpec.from_dict(spec), corpus, run=run, should_stop=stop,
+                      resume=bool(run.info.get("resume")), **run.info.get("search", {}))
     else:
         raise ValueError(f"unknown job kind {run.kind!r}")
 

@@ -62,7 +62,8 @@ class Run:
         model = spec.get("model", self.kind)
         metric = self.metrics.get("macro_f1")
         score = f" · macro-F1 {metric:.3f}" if metric is not None else ""
-        return f"{self.run_id} · {model} · {spec.get('features', '')} · {spec.get('split', '')}{score} · {self.status}"
+        inputs = spec.get("features") or (f"lr {spec['learning_rate']:g}" if "learning_rate" in spec else "")
+        return f"{self.run_id} · {model} · {inputs} · {spec.get('split', '')}{score} · {self.status}"
 
 
 def new_run_id(kind: str) -> str:

@@ -28,6 +28,8 @@ Where the pseudocode is ambiguous, and what this implementation chose:
 7. Rounds are counted from the first (the x10 bracket is round 1); ``max_rounds`` includes it.
 8. After the search nothing is retrained: the best candidate's run is the result, and the parent run
    carries its test metrics (chosen on validation, so the test split stays unseen by the search).
+9. (Not in the pseudocode.) A search whose worker died can be resumed: the search is replayed, candidates
+   already trained keep their score, and the candidate that was training continues from its checkpoint.
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ from dataclasses import replace
 from typing import Callable
 
 from ..corpus import Corpus
-from ..errors import ConfigError, SerError
+from ..errors import ConfigError
 from ..grid_search import Cancelled
-from ..runs import Run, create_run, update_run
+from ..runs import Run, create_run, list_runs, load_run, update_run
 from .spec import FinetuneSpec
+from .training import error_text
 
 KIND = "lr-search"
 Progress = Callable[[int, int, str], None]
@@ -58,22 +61,27 @@ def start_lr_search(spec: FinetuneSpec, corpus: Corpus, init_lr: float = 1e-4, f
 
 def run_lr_search(spec: FinetuneSpec, corpus: Corpus, init_lr: float = 1e-4, factor: float = 0.5,
                   epochs_per_round: int = 5, max_rounds: int = 4, run: Run | None = None,
-                  progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> Run:
+                  progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+                  resume: bool = False) -> Run:
     """Algorithm 1 as one job; see the module docstring for the choices made. The spec's
-    ``learning_rate`` and ``epochs`` are replaced by each candidate's rate and ``epochs_per_round``."""
+    ``learning_rate`` and ``epochs`` are replaced by each candidate's rate and ``epochs_per_round``.
+    ``resume`` (a search whose worker died, or that was cancelled) replays the search: candidates already
+    in ``rounds`` keep their score, an unfinished candidate continues from its latest checkpoint."""
     search = _check_search(spec, init_lr, factor, epochs_per_round, max_rounds)
+    if resume and (run is None or run.status == "finished"):
+        raise ConfigError("resume needs the unfinished lr-search run to continue.", title="Nothing to resume")
     run = run or start_lr_search(spec, corpus, init_lr, factor, epochs_per_round, max_rounds)
     started = time.perf_counter()
     update_run(run, status="running", search=search, started=time.strftime("%Y-%m-%dT%H:%M:%S"), error=None)
-    beam = _Beam(spec, corpus, run, search, progress, should_stop)
+    beam = _Beam(spec, corpus, run, search, progress, should_stop, resume)
     try:
         best = beam.search()
     except Cancelled as exc:
         return update_run(run, status="cancelled", error=str(exc))
     except Exception as exc:
-        update_run(run, status="failed", error=str(exc) if isinstance(exc, SerError) else f"{type(exc).__name__}: {exc}")
+        update_run(run, status="failed", error=error_text(exc))
         raise
-    child = beam.children[best["run_id"]]
+    child = beam.children.get(best["run_id"]) or load_run(best["run_id"])
     return update_run(run, status="finished", best=best, metrics=child.info.get("metrics"),
                       labels=child.info.get("labels"), seconds=round(time.perf_counter() - started, 2),
                       finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -88,11 +96,13 @@ def round_candidates(best_lr: float, step: float, factor: float) -> list[float]:
 class _Beam:
     """The search's state: the rows trained so far, by rate, and the child runs."""
 
-    def __init__(self, spec, corpus, run, search, progress, should_stop):
+    def __init__(self, spec, corpus, run, search, progress, should_stop, resume=False):
         self.spec, self.corpus, self.run, self.settings = spec, corpus, run, search
-        self.progress, self.should_stop = progress, should_stop
+        self.progress, self.should_stop, self.resume = progress, should_stop, resume
         self.rows: list[dict] = []
         self.tried: dict[str, dict] = {}
+        earlier = (run.info.get("rounds") or []) if resume else []
+        self.known = {f"{row['lr']:.6g}": row for row in earlier if not row.get("reused")}
         self.children: dict[str, Run] = {}
         self.expected = 3 + 2 * (search["max_rounds"] - 1)
 
@@ -118,6 +128,8 @@ class _Beam:
         key = f"{lr:.6g}"
         if key in self.tried:
             row = {**self.tried[key], "round": number, "reused": True}
+        elif key in self.known:  # trained before the search was resumed
+            row = self.tried[key] = {**self.known[key], "round": number}
         else:
             row = {"round": number, "lr": float(key), **self._train(number, float(key))}
             self.tried[key] = row
@@ -133,13 +145,21 @@ class _Beam:
         if self.should_stop is not None and self.should_stop():
             raise Cancelled(f"stopped after {len(self.rows)} candidate(s)")
         spec = replace(self.spec, learning_rate=lr, epochs=self.settings["epochs_per_round"])
-        child = start_finetune(spec, self.corpus, parent=self.run.run_id)
+        unfinished = self._unfinished_child(lr) if self.resume else None
+        child = unfinished or start_finetune(spec, self.corpus, parent=self.run.run_id)
         self.children[child.run_id] = child
         child = run_finetune(spec, self.corpus, run=child, progress=self._relay(number, lr),
-                             should_stop=self.should_stop)
+                             should_stop=self.should_stop, resume=unfinished is not None)
         if child.status == "cancelled":
             raise Cancelled(f"stopped while training lr {lr:.6g} (run {child.run_id})")
         return {"score": _score(child), "run_id": child.run_id}
+
+    def _unfinished_child(self, lr: float) -> Run | None:
+        for child in list_runs(kind="wav2vec2"):
+            if child.info.get("parent") == self.run.run_id and child.status != "finished" \
+                    and f"{child.info['spec']['learning_rate']:.6g}" == f"{lr:.6g}":
+                return child
+        return None
 
     def _relay(self, number: int, lr: float) -> Progress:
         """The child's progress, shown in the parent run as well."""

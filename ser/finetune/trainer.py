@@ -54,6 +54,8 @@ def device_info() -> dict:
 
 
 def training_arguments(spec: FinetuneSpec, output_dir: Path, train_clips: int) -> TrainingArguments:
+    """The spec as TrainingArguments: evaluate and save every epoch, keep the best by validation macro-F1;
+    on CUDA bf16 (fp16 where bf16 is missing), length-grouped batches everywhere."""
     cuda = torch.cuda.is_available()
     precision = device_info()["precision"]
     steps_per_epoch = max(1, math.ceil(math.ceil(train_clips / spec.batch_size) / spec.grad_accum))

@@ -49,7 +49,7 @@ def run_finetune(spec: FinetuneSpec, corpus: Corpus, run: Run | None = None, pro
     try:
         result = _fine_tune(spec, corpus, run, progress, should_stop, resume)
     except Exception as exc:
-        update_run(run, status="failed", error=str(exc) if isinstance(exc, SerError) else f"{type(exc).__name__}: {exc}")
+        update_run(run, status="failed", error=error_text(exc))
         raise
     if result is None:
         return update_run(run, status="cancelled", error="cancelled by request; the last checkpoint is kept "
@@ -60,7 +60,6 @@ def run_finetune(spec: FinetuneSpec, corpus: Corpus, run: Run | None = None, pro
 
 def _fine_tune(spec, corpus, run, progress, should_stop, resume) -> dict | None:
     from .callbacks import RunProgress
-    from .model import load_model
     from .trainer import device_info, make_trainer
 
     labels = emotion_order(corpus.clips["emotion"].dropna())
@@ -69,9 +68,9 @@ def _fine_tune(spec, corpus, run, progress, should_stop, resume) -> dict | None:
                           spec.max_seconds)
     update_run(run, labels=labels, failed_clips=parts.failed, split_info=parts.sizes(), device=device_info())
     _report(run, progress, f"loading {spec.model}")
-    model, extractor = load_model(spec.model, labels)
-    if spec.freeze_feature_encoder:
-        model.freeze_feature_encoder()
+    model, extractor = _load(spec, labels)
+    if not resume:  # a fresh start never mixes with an earlier attempt's checkpoints
+        shutil.rmtree(checkpoints_dir(run), ignore_errors=True)
     checkpoint = latest_checkpoint(run) if resume else None
     tracker = RunProgress(run, progress, should_stop, history=_history_until(run, checkpoint) if resume else [])
     update_run(run, resumed_from=checkpoint.name if checkpoint else None, history=tracker.history)
@@ -82,6 +81,18 @@ def _fine_tune(spec, corpus, run, progress, should_stop, resume) -> dict | None:
         return None
     _report(run, progress, "predicting the validation and test clips")
     return _finish(run, trainer, parts, labels, spec)
+
+
+def _load(spec: FinetuneSpec, labels: list[str]):
+    from .model import load_model
+
+    model, extractor = load_model(spec.model, labels)
+    if spec.freeze_feature_encoder:
+        if not hasattr(model, "freeze_feature_encoder"):
+            raise ConfigError(f"{spec.model} ({type(model).__name__}) has no feature encoder to freeze; "
+                              "set freeze_feature_encoder to false.")
+        model.freeze_feature_encoder()
+    return model, extractor
 
 
 def _finish(run: Run, trainer, parts: ClipParts, labels: list[str], spec: FinetuneSpec) -> dict:
@@ -155,6 +166,11 @@ def _report(run: Run, progress: Progress | None, message: str) -> None:
     update_run(run, progress={**current, "message": message})
     if progress is not None:
         progress(current["done"], current["total"], message)
+
+
+def error_text(exc: Exception) -> str:
+    """What run.json says about a failure: the title and detail of a SerError, else the exception."""
+    return str(exc) if isinstance(exc, SerError) else f"{type(exc).__name__}: {exc}"
 
 
 def _now() -> str:

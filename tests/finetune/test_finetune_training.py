@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ser.finetune import ModelUnavailable, latest_checkpoint, run_finetune, start_finetune
-from ser.runs import load_run
+from ser.runs import list_runs, load_run
 
 
 def test_a_run_finishes_with_history_predictions_metrics_and_model(demo_corpus, tiny_spec):
@@ -80,5 +80,5 @@ def test_an_unavailable_model_is_a_clear_error(demo_corpus, tiny_spec, tmp_path,
     assert error.value.title == "Model cannot be loaded"
     assert model in error.value.detail and "hf download" in error.value.detail
     assert "save_pretrained" in error.value.detail and "Traceback" not in error.value.detail
-    failed = [r for r in __import__("ser.runs").runs.list_runs()]
+    failed = list_runs()
     assert len(failed) == 1 and failed[0].status == "failed" and model in failed[0].info["error"]

@@ -53,3 +53,26 @@ def test_bad_search_settings_are_refused(demo_corpus, tiny_spec, changes):
     with pytest.raises(ConfigError):
         run_lr_search(tiny_spec(), demo_corpus, **changes)
     assert list_runs() == []
+
+
+def test_a_resumed_search_keeps_finished_candidates_and_continues_the_unfinished_one(demo_corpus, tiny_spec):
+    from ser.finetune import latest_checkpoint
+
+    def stop_inside_the_second_candidate():
+        children = list_runs(kind="wav2vec2")
+        return any(c.status == "finished" for c in children) and any(
+            c.status == "running" and latest_checkpoint(c) is not None for c in children)
+
+    settings = dict(init_lr=1e-3, epochs_per_round=2, max_rounds=2)
+    run = run_lr_search(tiny_spec(), demo_corpus, should_stop=stop_inside_the_second_candidate, **settings)
+    assert run.status == "cancelled" and len(run.info["rounds"]) == 1
+    first = run.info["rounds"][0]
+    [unfinished] = [c for c in list_runs(kind="wav2vec2") if c.status == "cancelled"]
+
+    run = run_lr_search(tiny_spec(), demo_corpus, run=load_run(run.run_id), resume=True, **settings)
+    info = load_run(run.run_id).info
+    assert info["status"] == "finished" and len(info["rounds"]) == 5 and info["rounds"][0] == first
+    assert info["rounds"][1]["run_id"] == unfinished.run_id
+    children = list_runs(kind="wav2vec2")
+    assert len(children) == 5 and all(c.status == "finished" for c in children)
+    assert load_run(unfinished.run_id).info["resumed_from"].startswith("checkpoint-")
