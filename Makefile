@@ -21,3 +21,6 @@ test: setup
 
 clean-cache:
 	rm -rf cache
+
+worker: setup
+	$(VENV)/bin/python -m ser worker
