@@ -128,3 +128,20 @@ def test_analysis_frame_joins_predictions_with_clips(crema_folder):
     assert (frame["actor train clips"] == frame["speaker"].map(train_counts).fillna(0)).all()
     with pytest.raises(ConfigError):
         analysis_frame(run, corpus.clips, "val")
+
+
+def test_a_corrupt_bias_cache_is_recomputed(crema_folder):
+    from ser import config
+    from ser.bias import cached_group_report
+    from ser.corpus import load_corpus
+
+    corpus = load_corpus(crema_folder)
+    run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})
+    pd.DataFrame({"clip_id": corpus.clips.index, "split": "test", "y_true": corpus.clips.emotion.to_numpy(),
+                  "y_pred": "NEU"}).to_parquet(run.predictions_path)
+    frame = analysis_frame(run, corpus.clips, "test")
+    first = cached_group_report(run, frame, "sex", "test", n_boot=20)
+    [cached] = list((config.cache_dir() / "bias").glob("*.json"))
+    cached.write_text("{ truncated")
+    again = cached_group_report(run, frame, "sex", "test", n_boot=20)
+    pd.testing.assert_frame_equal(first.groups, again.groups)

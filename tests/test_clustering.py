@@ -61,3 +61,12 @@ def test_pca_and_cached_umap(features):
     again = umap_embedding(features, n_neighbors=10)
     pd.testing.assert_frame_equal(first, again)
     assert cached[0].stat().st_mtime_ns == mtime  # read, not recomputed
+
+
+def test_a_corrupt_embedding_cache_is_recomputed(features, caplog):
+    first = umap_embedding(features, n_neighbors=8)
+    [cached] = [p for p in (config.cache_dir() / "embeddings").glob("*.parquet")]
+    cached.write_bytes(b"PAR1 truncated")
+    again = umap_embedding(features, n_neighbors=8)
+    pd.testing.assert_frame_equal(first, again)
+    assert "unreadable" in caplog.text
