@@ -7,10 +7,10 @@ from ser.baselines import MODELS, SCORINGS, BaselineSpec, grid_size
 from ser.errors import SerError
 from ser.features import FEATURE_SETS
 from ser.jobs import refresh, submit_baseline
-from ser.runs import delete_run, list_runs, runs_table
+from ser.runs import list_runs, runs_table
 from ser.splits import SPLITS, WHY_SPLITS_MATTER
 from ui.jobs_panel import active_jobs, stopped_job
-from ui.run_report import show_run
+from ui.run_report import delete_box, pick_run, show_run
 from ui.sidebar import corpus_sidebar
 from ui.state import show_error
 
@@ -61,17 +61,8 @@ if not runs:
     st.stop()
 table = runs_table(runs)
 st.dataframe(table.round(3), hide_index=True, key="runs_table")
-ids = [run.run_id for run in runs]
-default = st.session_state.get("baseline_open")
-chosen = st.selectbox("Open a run", ids, index=ids.index(default) if default in ids else 0, key="open_run",
-                      format_func=lambda run_id: next(r.label() for r in runs if r.run_id == run_id))
-run = next(r for r in runs if r.run_id == chosen)
+run = pick_run(runs, "open_run", "baseline_open")
 if run.status in ("interrupted", "failed"):
     stopped_job(run)
 show_run(run, key="baseline_run")
-with st.expander("Delete this run"):
-    sure = st.checkbox(f"Yes, delete {run.run_id} with its predictions and model", key="confirm_delete")
-    if st.button("Delete", key="delete_run", disabled=not sure):
-        delete_run(run.run_id)
-        st.session_state.pop("baseline_open", None)
-        st.rerun()
+delete_box(run, "confirm_delete", "delete_run", "baseline_open")

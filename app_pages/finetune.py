@@ -6,10 +6,10 @@ import streamlit as st
 from ser.errors import SerError
 from ser.finetune import REPORT_MODELS, SCHEDULERS, FinetuneSpec
 from ser.jobs import refresh, submit_finetune, submit_lr_search
-from ser.runs import delete_run, list_runs
+from ser.runs import list_runs
 from ser.worker import live_workers
 from ui.jobs_panel import job_progress, stopped_job
-from ui.run_report import show_run
+from ui.run_report import delete_box, pick_run, show_run
 from ui.sidebar import corpus_sidebar
 from ui.state import show_error
 from ui.training_view import comparison_table, curves, live_status, search_chart
@@ -101,11 +101,7 @@ table = comparison_table([r for r in runs if r.kind == "wav2vec2"])
 if not table.empty:
     st.markdown("Laid out like the report's Table 5 (epochs: trained/asked; early stopping may end a run sooner).")
     st.dataframe(table.round(4), hide_index=True, key="ft_table")
-ids = [r.run_id for r in runs]
-default = st.session_state.get("ft_open")
-chosen = st.selectbox("Open a run", ids, index=ids.index(default) if default in ids else 0, key="ft_open_run",
-                      format_func=lambda i: next(r.label() for r in runs if r.run_id == i))
-run = next(r for r in runs if r.run_id == chosen)
+run = pick_run(runs, "ft_open_run", "ft_open")
 if run.status in ("interrupted", "failed", "cancelled"):
     stopped_job(run)
 if run.kind == "lr-search":
@@ -113,9 +109,4 @@ if run.kind == "lr-search":
 else:
     curves(run, key="ft_run")
 show_run(run, key="ft_run")
-with st.expander("Delete this run"):
-    sure = st.checkbox(f"Yes, delete {run.run_id} with its checkpoint and predictions", key="ft_confirm_delete")
-    if st.button("Delete", key="ft_delete", disabled=not sure):
-        delete_run(run.run_id)
-        st.session_state.pop("ft_open", None)
-        st.rerun()
+delete_box(run, "ft_confirm_delete", "ft_delete", "ft_open")

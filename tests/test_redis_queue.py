@@ -3,7 +3,6 @@ one Redis and one run store)."""
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ from ser.corpus import load_corpus
 from ser.jobs import submit_baseline
 from ser.runs import load_run
 from ser.worker import live_workers
+from net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -36,14 +30,7 @@ def redis_url(tmp_path, monkeypatch):
     port = free_port()
     server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                                "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.1)
+    wait_for_port(port, server, "redis-server", timeout=20)
     url = f"redis://127.0.0.1:{port}/0"
     monkeypatch.setenv("SER_QUEUE_URL", url)
     yield url

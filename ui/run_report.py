@@ -8,7 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from ser.metrics import confusion_frame, report_frame
-from ser.runs import Run
+from ser.runs import Run, delete_run
 from ui.charts import confusion_heatmap
 
 
@@ -66,3 +66,22 @@ def _cross_validation(info: dict, key: str) -> None:
         right.markdown("**Top candidates**")
         right.dataframe(candidates[["rank", "params", "mean", "std"]].round(4), hide_index=True,
                         key=f"{key}_candidates")
+
+
+def delete_box(run: Run, checkbox_key: str, button_key: str, opened_key: str) -> None:
+    """Delete a run after a confirming tick; forget it as the opened run."""
+    with st.expander("Delete this run"):
+        sure = st.checkbox(f"Yes, delete {run.run_id} with its predictions and model", key=checkbox_key)
+        if st.button("Delete", key=button_key, disabled=not sure):
+            delete_run(run.run_id)
+            st.session_state.pop(opened_key, None)
+            st.rerun()
+
+
+def pick_run(runs: list[Run], key: str, opened_key: str) -> Run:
+    """A selectbox over runs, opened on the one just started (``opened_key`` in the session) if any."""
+    ids = [run.run_id for run in runs]
+    default = st.session_state.get(opened_key)
+    chosen = st.selectbox("Open a run", ids, index=ids.index(default) if default in ids else 0, key=key,
+                          format_func=lambda run_id: next(r.label() for r in runs if r.run_id == run_id))
+    return next(r for r in runs if r.run_id == chosen)

@@ -5,7 +5,6 @@ screenshot of each page is saved (SER_SCREENSHOTS, default the test's temporary 
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from ser.baselines import BaselineSpec, run_baseline
 from ser.corpus import load_corpus
+from net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -32,12 +32,6 @@ def chromium() -> str:
     return CHROMIUM
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def app_url(small_demo, isolated_cache, monkeypatch):
     monkeypatch.setenv("SER_DATA", str(small_demo))
@@ -48,15 +42,7 @@ def app_url(small_demo, isolated_cache, monkeypatch):
                                "--server.headless", "true"], cwd=ROOT, env={**os.environ}, stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            assert server.poll() is None, (isolated_cache.parent / "streamlit.log").read_text()
-            assert time.monotonic() < deadline, "streamlit did not start"
-            time.sleep(0.3)
+    wait_for_port(port, server, "streamlit (see streamlit.log in the test's folder)")
     yield url
     server.terminate()
     try:
