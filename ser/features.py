@@ -36,6 +36,7 @@ from .errors import AudioError, FeatureError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+CHUNK_TIMEOUT_S = 180  # a chunk is at most 64 clips: minutes mean the worker pool is stuck
 
 
 # ---------------------------------------------------------------- the feature sets
@@ -226,8 +227,6 @@ def file_keys(files: pd.DataFrame) -> pd.Series:
 
 
 def _compute_many(feature_set, paths: pd.Series, keys: pd.Series, jobs, progress, total, already) -> pd.DataFrame:
-    from joblib import Parallel, delayed
-
     jobs = jobs or config.default_jobs()
     items = list(zip(keys.tolist(), paths.tolist(), keys.index.tolist()))
     size = max(8, min(64, len(items) // (jobs * 4) or 8))
@@ -235,17 +234,33 @@ def _compute_many(feature_set, paths: pd.Series, keys: pd.Series, jobs, progress
     done, rows = already, []
     if progress:
         progress(done, total)
-    if jobs == 1 or len(chunks) == 1:
-        results = map(lambda chunk: _compute_chunk(feature_set, chunk), chunks)
-    else:
-        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-            delayed(_compute_chunk)(feature_set, chunk) for chunk in chunks)
-    for chunk_rows in results:
+    for chunk_rows in _run_chunks(feature_set, chunks, jobs):
         rows.extend(chunk_rows)
         done += len(chunk_rows)
         if progress:
             progress(done, total)
     return _rows_to_store(feature_set, rows)
+
+
+def _run_chunks(feature_set, chunks, jobs):
+    """Chunks on ``jobs`` loky processes, results as they finish. If the pool stalls (no chunk for
+    CHUNK_TIMEOUT_S) or a worker process dies, the chunks not yet done are computed here instead,
+    so the corpus still gets its features."""
+    from joblib import Parallel, delayed
+
+    if jobs == 1 or len(chunks) == 1:
+        yield from (_compute_chunk(feature_set, chunk) for chunk in chunks)
+        return
+    remaining = {chunk[0][0]: chunk for chunk in chunks}  # keyed by the chunk's first file key
+    try:
+        for chunk_rows in Parallel(n_jobs=jobs, return_as="generator_unordered", timeout=CHUNK_TIMEOUT_S)(
+                delayed(_compute_chunk)(feature_set, chunk) for chunk in chunks):
+            remaining.pop(chunk_rows[0][0], None)
+            yield chunk_rows
+    except Exception as exc:  # TimeoutError, TerminatedWorkerError: keep going without the pool
+        log.warning("feature workers failed (%s: %s); computing the %d remaining chunk(s) in this process",
+                    type(exc).__name__, exc, len(remaining))
+        yield from (_compute_chunk(feature_set, chunk) for chunk in list(remaining.values()))
 
 
 def _compute_chunk(feature_set: FeatureSet, chunk) -> list[tuple[str, str, np.ndarray | None, str | None]]:

@@ -128,3 +128,24 @@ def test_unusual_audio_in_a_corpus_is_read_or_reported(tmp_path):
     failed = {p.clip: p.problem for p in result.failed}
     assert set(failed) == {"1001_IEO_ANG_HI"} and "NaN" in failed["1001_IEO_ANG_HI"]
     assert np.isfinite(result.table.to_numpy()).all() and len(result.table) == 7
+
+
+def test_a_stuck_or_dead_worker_pool_falls_back_to_this_process(crema_folder, monkeypatch, caplog):
+    import joblib
+
+    from ser import features
+
+    class BrokenParallel:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self, calls):
+            calls = list(calls)
+            function, args, kwargs = calls[0]
+            yield function(*args, **kwargs)  # one chunk comes back, then the pool stalls
+            raise TimeoutError("no result in 180 s")
+
+    monkeypatch.setattr(joblib, "Parallel", BrokenParallel)
+    result = features.extract_features(load_corpus(crema_folder), "mfcc13", jobs=2)
+    assert len(result.table) == 24 and not result.failed
+    assert "computing the" in caplog.text
