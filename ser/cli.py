@@ -361,6 +361,8 @@ def _after_submit(args, run) -> int:
     if run.kind == "lr-search":
         payload["best"] = run.info.get("best")
         payload["rounds"] = run.info.get("rounds")
+        if run.info.get("best"):
+            payload["best_params"] = {"learning_rate": run.info["best"]["lr"]}
     if run.info.get("error"):
         payload["error"] = run.info["error"]
     lines = [f"run {run.run_id}: {run.status}" + ("" if args.wait else " (python -m ser runs to follow it)")]
