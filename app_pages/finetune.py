@@ -52,7 +52,8 @@ with st.form("finetune_form"):
     max_seconds = columns[0].number_input("Max clip length (s)", value=6.0, min_value=1.0, max_value=60.0,
                                           key="ft_max_seconds")
     seed = columns[1].number_input("Seed", value=3, step=1, key="ft_seed")
-    search = columns[2].toggle("Learning-rate search instead (the report's Algorithm 1)", key="ft_search")
+    search = columns[2].toggle("Learning-rate search", key="ft_search",
+                               help="Run the report's Algorithm 1 instead of one training: lr/10, lr, lr*10, then narrow")
     factor = columns[3].number_input("Search factor", value=0.5, min_value=0.05, max_value=0.95, step=0.05,
                                      key="ft_factor")
     started = st.form_submit_button("Start", type="primary", key="ft_start")
