@@ -125,17 +125,20 @@ def _load(args, progress_label: str = "demo corpus"):
     return load_corpus(args.data or args.manifest, progress=_progress_printer(f"generating {progress_label}"))
 
 
+_last_progress = {"t": 0.0}
+
+
+def _print_progress(message: str, done: int, total: int) -> None:
+    """One progress line on stderr, at most twice a second; the last one ends the line."""
+    now = time.monotonic()
+    if done >= total or now - _last_progress["t"] > 0.5:
+        _last_progress["t"] = now
+        print(message, end="\n" if done >= total else "\r", file=sys.stderr, flush=True)
+
+
 def _progress_printer(label: str):
-    state = {"last": 0.0}
-
-    def report(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or now - state["last"] > 0.5:
-            state["last"] = now
-            end = "\n" if done == total else "\r"
-            print(f"{label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
-
-    return report
+    """A progress(done, total) callback that prints ``label: done/total`` to stderr."""
+    return lambda done, total: _print_progress(f"{label}: {done}/{total}", done, total)
 
 
 def _emit(args, payload: dict, lines: list[str]) -> None:
@@ -219,16 +222,6 @@ def cmd_baseline(args) -> int:
         lines.append("(synthetic demo corpus: these numbers say nothing about emotion)")
     _emit(args, payload, lines)
     return 0
-
-
-_last_progress = {"t": 0.0}
-
-
-def _print_progress(message: str, done: int, total: int) -> None:
-    now = time.monotonic()
-    if done >= total or now - _last_progress["t"] > 0.5:
-        _last_progress["t"] = now
-        print(message, end="\n" if done >= total else "\r", file=sys.stderr, flush=True)
 
 
 def cmd_runs(args) -> int:
