@@ -52,7 +52,7 @@ def probe(path: Path | str) -> AudioInfo:
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises several types for bad headers
-        raise AudioError(f"{path}: not a readable audio file ({_reason(exc)})") from None
+        raise AudioError(f"{path}: not a readable audio file ({error_reason(exc)})") from None
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioError(f"{path}: the file holds no audio samples")
     return AudioInfo(info.frames / info.samplerate, int(info.samplerate), int(info.channels))
@@ -67,7 +67,7 @@ def load_audio(path: Path | str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     try:
         samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:
-        raise AudioError(f"{path}: not a decodable audio file ({_reason(exc)})") from None
+        raise AudioError(f"{path}: not a decodable audio file ({error_reason(exc)})") from None
     return to_mono_resampled(samples, rate, sample_rate, source=str(path))
 
 
@@ -87,7 +87,8 @@ def to_mono_resampled(samples: np.ndarray, rate: int, sample_rate: int, source: 
     return samples
 
 
-def _reason(exc: Exception) -> str:
+def error_reason(exc: Exception) -> str:
+    """The last line of a decoder's error, without soundfile's repeated file name."""
     lines = str(exc).strip().splitlines()
     text = lines[-1] if lines else type(exc).__name__
     if text.startswith("Error opening") and "': " in text:

@@ -13,6 +13,7 @@ import sys
 import time
 
 from .errors import SerError
+from .runs import json_default
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,15 +144,9 @@ def _progress_printer(label: str):
 
 def _emit(args, payload: dict, lines: list[str]) -> None:
     if getattr(args, "json", False):
-        print(json.dumps(payload, default=_json_default))
+        print(json.dumps(payload, default=json_default))
     else:
         print("\n".join(lines))
-
-
-def _json_default(value):
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
 
 
 def cmd_corpus(args) -> int:

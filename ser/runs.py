@@ -84,7 +84,7 @@ def create_run(kind: str, spec: dict, corpus_info: dict, status: str = "queued",
 def save_run(run: Run) -> None:
     """Write run.json atomically."""
     tmp = run.path / f"run.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(run.info, indent=2, default=_json_default))
+    tmp.write_text(json.dumps(run.info, indent=2, default=json_default))
     os.replace(tmp, run.path / "run.json")
 
 
@@ -155,7 +155,8 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _json_default(value):
+def json_default(value):
+    """JSON for numpy scalars and arrays (anything else as text)."""
     if hasattr(value, "item"):
         return value.item()
     if hasattr(value, "tolist"):

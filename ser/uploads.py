@@ -10,7 +10,7 @@ import subprocess
 
 import numpy as np
 
-from .audio import LFS_POINTER_PREFIX, SAMPLE_RATE, to_mono_resampled
+from .audio import LFS_POINTER_PREFIX, SAMPLE_RATE, error_reason, to_mono_resampled
 from .errors import AudioError
 
 MAX_SECONDS = 600.0
@@ -51,7 +51,7 @@ def _decode(name: str, data: bytes) -> tuple[np.ndarray, int]:
             audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
             return audio, int(rate)
         except Exception as exc:  # libsndfile: not audio, truncated, unsupported codec
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            reason = error_reason(exc)
             if shutil.which("ffmpeg") is None:
                 raise AudioError(f"{name}: not a decodable audio file ({reason}). Supported: wav, flac, ogg, mp3; "
                                  "install ffmpeg for m4a/aac and other formats") from None
