@@ -1,10 +1,15 @@
+import itertools
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import adjusted_mutual_info_score, v_measure_score
 
 from ser import config
-from ser.clustering import (contingency, kmeans_clusters, overall_purity, pca_embedding, purity,
-                            silhouette_reading, umap_embedding)
+from ser.clustering import (agreement_table, attribute_agreement, contingency, kmeans_clusters, overall_purity,
+                            pca_embedding, purity, purity_ceiling, shuffled_tables, silhouette_reading,
+                            table_purity, table_v_measure, umap_embedding)
 from ser.corpus import load_corpus
 from ser.errors import ConfigError
 from ser.features import extract_features
@@ -70,3 +75,113 @@ def test_a_corrupt_embedding_cache_is_recomputed(features, caplog):
     again = umap_embedding(features, n_neighbors=8)
     pd.testing.assert_frame_equal(first, again)
     assert "unreadable" in caplog.text
+
+
+# ------------------------------------------------------------------ do the clusters follow an attribute?
+
+def crema_shaped(seed=0, n=7442, speakers=91, k=6, follow_speaker=0.7):
+    """Clips of 91 speakers and 6 emotions, independent of each other, and k clusters that follow
+    speaker groups (speaker modulo k) for a share of the clips and are random for the rest; sex leans
+    a little towards the clusters (60% female in the first half of them, 40% in the others)."""
+    rng = np.random.default_rng(seed)
+    index = pd.Index([f"c{i}" for i in range(n)], name="clip_id")
+    speaker = rng.integers(0, speakers, n)
+    clusters = np.where(rng.random(n) < follow_speaker, speaker % k, rng.integers(0, k, n))
+    attributes = {"emotion": pd.Series(rng.choice(["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"], n), index=index),
+                  "speaker": pd.Series(1001 + speaker, index=index),
+                  "sex": pd.Series(np.where(rng.random(n) < np.where(clusters < k // 2, 0.6, 0.4), "Female", "Male"),
+                                   index=index)}
+    return pd.Series(clusters, index=index, name="cluster"), attributes
+
+
+def test_ami_ranks_a_many_valued_attribute_the_clusters_follow_above_one_they_ignore():
+    clusters, attributes = crema_shaped()
+    table = agreement_table(clusters, attributes)
+    emotion, speaker = table.loc["emotion"], table.loc["speaker"]
+    assert emotion["purity"] > 2 * speaker["purity"]  # purity says emotion...
+    assert speaker["purity_ceiling"] < 0.1  # ...because speaker's purity cannot exceed about 6/91
+    assert speaker["ami"] > 0.2 > 0.01 > emotion["ami"]  # AMI says speaker, by far
+    assert speaker["v_measure"] > 10 * emotion["v_measure"]
+    assert speaker["beyond_chance"] and not emotion["beyond_chance"]
+    assert speaker["reading"].startswith("The clusters follow speaker more than any other attribute")
+    assert "purity cannot exceed" in speaker["reading"] and "1.0" not in speaker["reading"]
+    assert emotion["reading"].startswith("The clusters ignore emotion")
+    sex = table.loc["sex"]  # followed a little: purity far above speaker's, AMI far below
+    assert sex["beyond_chance"] and sex["purity"] > 0.55 and 0 < sex["ami"] < speaker["ami"] / 5
+    assert sex["reading"].startswith("The clusters follow sex less than speaker")
+    assert list(table.index) == ["emotion", "speaker", "sex"]
+    assert list(table.columns) == ["values", "purity", "purity_chance", "purity_ceiling", "v_measure",
+                                   "v_measure_chance", "ami", "beyond_chance", "reading"]
+    assert table["values"].tolist() == [6, 91, 2]
+
+
+@pytest.mark.parametrize("values", [2, 6, 91])
+def test_independent_labels_sit_at_chance(values):
+    rng = np.random.default_rng(values)
+    n = 7442
+    clusters = pd.Series(rng.integers(0, 6, n))
+    attribute = pd.Series(rng.integers(0, values, n))
+    result = attribute_agreement(clusters, attribute, permutations=20, seed=1)
+    assert abs(result["ami"]) < 0.003
+    assert result["purity"] == pytest.approx(result["purity_chance"], abs=0.004)
+    assert result["purity_chance"] > attribute.value_counts(normalize=True).max()  # not the largest share
+    assert result["v_measure"] == pytest.approx(result["v_measure_chance"], abs=0.002)
+    # independent labels share (k - 1)(m - 1) / 2n nats by chance (Miller's bias); V-measure divides
+    # it by the mean entropy of the two labellings
+    entropy = [-(p * np.log(p)).sum() for p in (clusters.value_counts(normalize=True),
+                                                 attribute.value_counts(normalize=True))]
+    expected = 5 * (values - 1) / (2 * n) / np.mean(entropy)
+    assert result["v_measure_chance"] == pytest.approx(expected, rel=0.25)
+    assert not result["beyond_chance"]
+    assert result["values"] == values
+
+
+def test_purity_ceiling_by_hand_and_by_brute_force():
+    assert purity_ceiling([5, 3, 2], 1) == pytest.approx(0.5)
+    assert purity_ceiling([2, 5, 3], 2) == pytest.approx(0.8)
+    assert purity_ceiling([5, 3, 2], 3) == 1.0
+    assert purity_ceiling([5, 3, 2], 6) == 1.0
+    assert purity_ceiling([82] * 91, 6) == pytest.approx(6 / 91)
+    values = np.array([0, 0, 0, 0, 1, 1, 2, 3])  # counts 4, 2, 1, 1: at best (4 + 2 + 1) / 8 with 3 clusters
+    assignments = np.array(list(itertools.product(range(3), repeat=len(values))))  # every way to form 3 clusters
+    tables = np.zeros((len(assignments), 3, 4))
+    np.add.at(tables, (np.arange(len(assignments))[:, None], assignments, values[None, :]), 1)
+    best = tables.max(axis=2).sum(axis=1).max() / len(values)
+    assert best == purity_ceiling(np.bincount(values), 3) == pytest.approx(7 / 8)
+
+
+def test_the_vectorised_measures_agree_with_scikit_learn():
+    rng = np.random.default_rng(3)
+    for k, m in [(6, 91), (2, 2), (3, 1), (1, 4), (4, 6)]:
+        clusters, values = rng.integers(0, k, 500), rng.integers(0, m, 500)
+        values[:m], clusters[:k] = np.arange(m), np.arange(k)  # every code used
+        table = np.bincount(clusters * m + values, minlength=k * m).reshape(k, m)
+        assert table_v_measure(table) == pytest.approx(v_measure_score(values, clusters), abs=1e-12)
+        assert table_purity(table) == pytest.approx(overall_purity(pd.DataFrame(table)))
+        shuffled = shuffled_tables(clusters, values, k, m, permutations=5, seed=0)
+        assert (shuffled.sum(axis=2) == table.sum(axis=1)).all()  # shuffles keep the cluster sizes...
+        assert (shuffled.sum(axis=1) == table.sum(axis=0)).all()  # ...and the value counts
+        if k > 1 and m > 1:
+            assert not (shuffled == shuffled[0]).all()  # the shuffles differ
+    clusters, attributes = crema_shaped(n=2000)
+    result = attribute_agreement(clusters, attributes["speaker"])
+    assert result["ami"] == pytest.approx(adjusted_mutual_info_score(attributes["speaker"], clusters))
+    assert result["v_measure"] == pytest.approx(v_measure_score(attributes["speaker"], clusters))
+
+
+def test_an_attribute_with_one_value_or_missing_values():
+    clusters, attributes = crema_shaped(n=600)
+    unknown = pd.Series(np.nan, index=clusters.index, dtype=object)
+    partly = attributes["sex"].mask(np.arange(600) % 5 == 0)
+    table = agreement_table(clusters, {"speaker": attributes["speaker"], "race": unknown, "sex": partly})
+    assert table.loc["race", "values"] == 1 and table.loc["race", "reading"].startswith("One value only")
+    assert table.loc["sex", "values"] == 3  # Female, Male, unknown, as in the contingency table
+    assert table.loc["sex", "purity"] == pytest.approx(overall_purity(contingency(clusters, partly)))
+
+
+def test_agreement_is_fast_on_a_crema_sized_corpus():
+    clusters, attributes = crema_shaped()
+    attribute_agreement(clusters, attributes["emotion"])  # imports
+    start = time.perf_counter()
+    agreement_table(clusters, attributes)
+    assert (time.perf_counter() - start) / len(attributes) < 0.5
