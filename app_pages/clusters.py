@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ser.clustering import contingency, overall_purity, purity, silhouette_reading
+from ser.clustering import agreement_table, contingency, purity, silhouette_reading
 from ser.errors import SerError
 from ui import cached
 from ui.charts import EMOTION_COLORS
@@ -15,6 +15,9 @@ from ui.sidebar import corpus_sidebar
 from ui.state import show_error
 
 COLOUR_OPTIONS = ["cluster", "emotion", "sex", "speaker", "intensity"]
+ATTRIBUTES = ["emotion", "sex", "speaker", "intensity"]
+AGREEMENT_COLUMNS = {"purity_chance": "purity chance", "purity_ceiling": "purity ceiling", "v_measure": "V-measure",
+                     "v_measure_chance": "V-measure chance", "ami": "AMI"}
 
 corpus = corpus_sidebar()
 st.title("Clusters: how distinct are emotions in audio features?")
@@ -90,25 +93,32 @@ elif selected_ids:
     paged_clips(chosen, key="selection_page", extra=points.loc[selected_ids, ["cluster"]])
 
 # ------------------------------------------------------------------ do clusters follow emotion or speaker?
-st.header("Do the clusters follow emotion, sex or speaker?")
-tables = {attribute: contingency(clusters.labels, clips[attribute]) for attribute in ("emotion", "sex", "speaker")}
-summary = pd.DataFrame({attribute: {"purity": overall_purity(table), "values": table.shape[1]}
-                        for attribute, table in tables.items()}).T
-summary["chance (largest value's share)"] = [clips[a].fillna("unknown").value_counts(normalize=True).iloc[0]
-                                             for a in summary.index]
-st.markdown("**Purity** is the share of clips that belong to their cluster's dominant value: 1.0 means the "
-            "clusters follow that attribute exactly; compare it with the share the largest value would get "
-            "by chance.")
-st.dataframe(summary.round(3), key="purity_summary")
+st.header("Do the clusters follow emotion, sex, speaker or intensity?")
+attributes = [a for a in ATTRIBUTES if clips[a].notna().any()]
+agreement = agreement_table(clusters.labels, {a: clips[a] for a in attributes})
+st.markdown(
+    "Three measures of how far the clusters line up with each attribute, each beside its **chance** level "
+    "(the mean over 20 seeded shuffles of the attribute's labels against the clusters):\n"
+    "- **Purity**: the share of clips in their cluster's dominant value. It favours attributes with few "
+    f"values: with k = {k} clusters it cannot exceed its **ceiling**, the {k} largest values' share "
+    "(tiny for speaker), so read it between chance and ceiling, not against 1.\n"
+    "- **V-measure** (= NMI): the harmonic mean of homogeneity (each cluster holds one value) and "
+    "completeness (each value sits in one cluster), 0 to 1.\n"
+    "- **AMI** (adjusted mutual information): the information clusters and attribute share, corrected "
+    "for chance, so its chance level is 0 by construction and 1 is a perfect match. It stays comparable "
+    "across attributes with 2 or 91 values, so it is the one the readings rank by.")
+shown = agreement.drop(columns="beyond_chance").rename(columns=AGREEMENT_COLUMNS)
+st.table(shown.style.format(precision=3))
 
+tables = {attribute: contingency(clusters.labels, clips[attribute]) for attribute in attributes}
 emotion_table = tables["emotion"]
 figure = px.imshow(emotion_table, text_auto=True, color_continuous_scale="Blues", aspect="auto",
                    labels={"x": "intended emotion", "y": "cluster", "color": "clips"},
                    title="Clips per cluster and intended emotion")
 figure.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10))
 st.plotly_chart(figure, key="cluster_emotion_heatmap")
-per_cluster = st.columns(3)
-for slot, attribute in zip(per_cluster, ("emotion", "sex", "speaker")):
+per_cluster = st.columns(len(tables))
+for slot, attribute in zip(per_cluster, tables):
     with slot:
         st.markdown(f"**Dominant {attribute} per cluster**")
         st.dataframe(purity(tables[attribute]), key=f"purity_{attribute}")

@@ -30,11 +30,21 @@ def test_clusters_page(monkeypatch, small_demo):
     silhouette = next(m for m in app.metric if m.label == "Silhouette")
     assert -1 <= float(silhouette.value) <= 1
     assert any("Silhouette" in m.value and "(from -1 to 1)" in m.value for m in app.markdown)
-    summary = next(f.value for f in app.dataframe if "purity" in f.value.columns and "values" in f.value.columns)
-    assert list(summary.index) == ["emotion", "sex", "speaker"]
+    agreement = next(t.value for t in app.table if "AMI" in t.value.columns)
+    assert list(agreement.columns) == ["values", "purity", "purity chance", "purity ceiling", "V-measure",
+                                       "V-measure chance", "AMI", "reading"]
+    assert list(agreement.index) == ["emotion", "sex", "speaker", "intensity"]
+    assert (agreement["purity ceiling"] >= agreement["purity"]).all()
+    assert agreement["reading"].str.startswith("The clusters").all()
+    assert any("chance level is 0 by construction" in m.value for m in app.markdown)
+    assert not any("1.0 means" in m.value for m in app.markdown)
     app.slider(key="clusters_k").set_value(3).run()
     assert not app.exception
     assert len(next(f.value for f in app.dataframe if "dominant" in f.value.columns)) == 3
+    agreement = next(t.value for t in app.table if "AMI" in t.value.columns)
+    clips_per_speaker = load_corpus(small_demo).clips["speaker"].value_counts()
+    ceiling = clips_per_speaker.nlargest(3).sum() / clips_per_speaker.sum()  # k = 3
+    assert agreement.loc["speaker", "purity ceiling"] == pytest.approx(ceiling)
     app.segmented_control(key="clusters_colour").set_value("emotion").run()
     app.segmented_control(key="clusters_view").set_value("UMAP").run()
     assert not app.exception
