@@ -5,7 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from ser.corpus_report import distribution
-from ser.crowd import MODALITY_NAMES, agreement_table, crowd_scores, has_votes
+from ser.crowd import MODALITY_NAMES, agreement_table, crowd_scores, has_votes, hit_rate_table
 from ser.labels import EMOTIONS, INTENSITIES, SENTENCES
 from ser.reference import REPORT_AGREEMENT, truncate
 from ui.clip_list import paged_clips
@@ -86,11 +86,20 @@ else:
         st.dataframe(shown, key="agreement_table")
     with right:
         st.plotly_chart(agreement_bars(table), key="agreement_chart")
+    hits = hit_rate_table(clips)
+    if len(hits):
+        st.markdown("Mean **hit rate** (share of raters who chose the *intended* emotion) per intended emotion: "
+                    "agreement says how much raters agreed with each other, the hit rate whether they heard what "
+                    "the actor meant.")
+        hits.columns = [MODALITY_NAMES.get(c, c) for c in hits.columns]
+        st.dataframe(hits.round(3), key="hit_rate_table")
 
     st.subheader("The crowd as a classifier (voice only)")
     st.markdown("Each clip's plurality vote among voice-only raters, scored against the intended emotion "
-                "like a model. Ties are broken at random with a fixed seed.")
+                "like a model, by the same code. A tied vote gives each tied emotion an equal share of the clip "
+                "(the expected score of a fair tie-break, so no random seed is involved).")
     scores = crowd_scores(clips, "voice")
+    st.caption(f"{scores['ties']:.1%} of the voted clips have a tied plurality vote.")
     metric_columns = st.columns(4)
     metric_columns[0].metric("Macro-F1", f"{scores['macro_f1']:.3f}")
     metric_columns[1].metric("UAR", f"{scores['uar']:.3f}")

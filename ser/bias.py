@@ -1,30 +1,27 @@
-"""RQ4: for whom does it work? A run's predictions joined with the clips table, metrics by group
-with bootstrap intervals (fairlearn's MetricFrame), filtered confusion matrices beside the crowd's,
-and a decision tree that explains which clips get misclassified.
+"""RQ4: for whom does it work? A run's predictions joined with the clips table, metrics by group with
+speaker-level intervals and a permutation-tested gap verdict (``ser.uncertainty``), filtered confusion
+matrices beside the crowd's, and a decision tree that explains which clips get misclassified.
 
-Every number per group carries its support and a 95% bootstrap interval. Group intervals come from
-fairlearn's bootstrap (the whole split is resampled ``n_boot`` times); the headline metrics use the
-same percentile bootstrap computed directly. The gap between the best and
-the worst group gets its own interval from a paired bootstrap that resamples within those two groups:
-if that interval includes 0, the gap is not distinguishable from noise. (Choosing the best and worst
-groups on the same data flatters the gap a little; read a barely-positive interval with care.)"""
+Every number per group carries its clips, its actors and a 95% interval from a bootstrap that resamples
+actors with all their clips (1,000 replicates by default). A group with fewer than 5 actors keeps its
+number but is marked as too few speakers to generalise and takes no part in the verdict. All scores come
+from ``ser.metrics``, the definitions every page and the CLI share."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from . import config
+from . import config, uncertainty
 from .corpus_report import age_band
 from .crowd import plurality_vote
 from .errors import ConfigError
-from .labels import EMOTIONS
-from .runs import Run
+from .metrics import HEADLINE, cell_entries, confusion_counts, label_set, scores
+from .runs import Run, atomic_write
 
 GROUPINGS = {
     "actor": "speaker",
@@ -39,51 +36,33 @@ GROUPINGS = {
 FILTER_COLUMNS = ["sex", "race", "ethnicity", "age band", "intensity", "sentence", "speaker"]
 DURATION_BINS = [0, 2.0, 2.5, 3.0, np.inf]
 DURATION_LABELS = ["< 2.0 s", "2.0-2.5 s", "2.5-3.0 s", ">= 3.0 s"]
-CI = [0.025, 0.975]
-
-
-def macro_f1(y_true, y_pred) -> float:
-    """Macro-F1 over the emotions present in ``y_true`` (a group without some emotion is not
-    punished for it); fast, since the bootstrap calls it thousands of times."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.size == 0:
-        return float("nan")
-    scores = []
-    for label in np.unique(y_true):
-        truth, guess = y_true == label, y_pred == label
-        tp = np.count_nonzero(truth & guess)
-        denominator = np.count_nonzero(truth) + np.count_nonzero(guess)
-        scores.append(2 * tp / denominator if denominator else 0.0)
-    return float(np.mean(scores))
-
-
-def uar(y_true, y_pred) -> float:
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    return float(np.mean([np.mean(y_pred[y_true == label] == label) for label in np.unique(y_true)]))
-
-
-def accuracy(y_true, y_pred) -> float:
-    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+N_BOOT = 1000
+METHOD = "actor-bootstrap+permutation-v1"  # part of the cache key: a new method never reads old results
 
 
 # ---------------------------------------------------------------- the analysis table
 
-def analysis_frame(run: Run, clips: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """One row per predicted clip of ``split``: y_true, y_pred, correct, the clip's metadata, bands,
-    how many training clips its actor had, and the crowd's voice-only vote where there are votes."""
+def analysis_frame(run: Run, clips: pd.DataFrame, part: str = "test") -> pd.DataFrame:
+    """One row per predicted clip of ``part``: y_true, y_pred, correct, the clip's metadata, bands,
+    how many training clips its actor had (missing when the run did not store its training rows), and
+    the crowd's voice-only vote where there are votes."""
     predictions = run.predictions()
-    available = sorted(predictions["split"].unique())
-    if split not in available:
-        raise ConfigError(f"run {run.run_id} has no {split!r} predictions; it has {', '.join(available)}.",
-                          title="No predictions for that split")
-    train_counts = clips.reindex(predictions.loc[predictions["split"] == "train", "clip_id"])["speaker"].value_counts()
-    chosen = predictions[predictions["split"] == split].set_index("clip_id")
+    available = run.parts()
+    if part not in available:
+        raise ConfigError(f"run {run.run_id} has no {part!r} predictions; it has {', '.join(available)}.",
+                          title="No predictions for that part")
+    chosen = predictions[predictions["part"] == part].set_index("clip_id")
     frame = chosen[["y_true", "y_pred"]].join(clips.drop(columns=["emotion"], errors="ignore"), how="left")
     frame["correct"] = frame["y_true"] == frame["y_pred"]
     frame["age band"] = age_band(frame["age"]) if "age" in frame else None
     frame["duration band"] = pd.cut(frame["duration_s"], DURATION_BINS, labels=DURATION_LABELS, right=False).astype(str) \
         if "duration_s" in frame else None
-    frame["actor train clips"] = frame["speaker"].map(train_counts).fillna(0).astype(int)
+    if run.has_training_rows:
+        train_ids = predictions.loc[predictions["part"] == "train", "clip_id"]
+        train_counts = clips.reindex(train_ids)["speaker"].value_counts()
+        frame["actor train clips"] = frame["speaker"].map(train_counts).fillna(0).astype(int)
+    else:
+        frame["actor train clips"] = pd.NA
     crowd = plurality_vote(clips, "voice")
     if not crowd.empty:
         frame["crowd_voice"] = crowd.reindex(frame.index)
@@ -109,17 +88,18 @@ def filter_frame(frame: pd.DataFrame, filters: dict[str, list]) -> pd.DataFrame:
 @dataclass
 class GroupReport:
     by: str
-    overall: dict  # metric -> {"value", "ci"}
-    groups: pd.DataFrame  # group, support, macro_f1, ci_low, ci_high, crowd_macro_f1
-    gap: dict  # best, worst, gap, ci, distinguishable
+    overall: dict  # metric -> {"value", "ci", "support", "actors"}
+    groups: pd.DataFrame  # group, support, actors, eligible, macro_f1, ci_low, ci_high[, crowd_macro_f1]
+    gap: dict  # best, worst, gap, ci, p_value, distinguishable, compared, shuffle, replicates
 
     def to_json(self) -> dict:
-        rows = [{"group": r.group, "support": int(r.support), "macro_f1": _num(r.macro_f1),
-                 "ci": [_num(r.ci_low), _num(r.ci_high)],
+        rows = [{"group": r.group, "support": int(r.support), "actors": int(r.actors), "eligible": bool(r.eligible),
+                 "macro_f1": _num(r.macro_f1), "ci": [_num(r.ci_low), _num(r.ci_high)],
                  **({"crowd_macro_f1": _num(r.crowd_macro_f1)} if "crowd_macro_f1" in self.groups else {})}
                 for r in self.groups.itertuples()]
         return {"by": self.by, "overall": {"macro_f1": self.overall["macro_f1"]["value"],
-                                           "ci": self.overall["macro_f1"]["ci"]},
+                                           "ci": self.overall["macro_f1"]["ci"],
+                                           "actors": self.overall["macro_f1"].get("actors")},
                 "overall_metrics": self.overall, "groups": rows, "gap": self.gap}
 
 
@@ -134,87 +114,132 @@ def group_columns(by: str | list[str]) -> list[str]:
     return columns
 
 
-def group_report(frame: pd.DataFrame, by: str | list[str], n_boot: int = 100, seed: int = 0,
-                 min_support: int = 1) -> GroupReport:
-    """Macro-F1 per group (one attribute, or two for intersections) with support and fairlearn's
-    bootstrap 95% interval; the crowd's voice-only macro-F1 on the same clips where there are votes."""
-    from fairlearn.metrics import MetricFrame
+def grouped_clips(frame: pd.DataFrame, columns: list[str], labels: list[str],
+                  prediction: str = "y_pred") -> tuple[uncertainty.GroupedClips, list[str]]:
+    """The frame as codes for ``ser.uncertainty``, and the name of every group code ("" where a code holds
+    no clips). A column constant within every actor is actor-level; any other is clip-level."""
+    actor_codes, _ = pd.factorize(frame["speaker"].astype(str))
+    truth_codes = frame["y_true"].map({label: i for i, label in enumerate(labels)}).fillna(-1).to_numpy(int)
+    positions, cells, weights = cell_entries(frame["y_true"], frame[prediction], labels)
+    values = frame[columns].astype(str)
+    by_actor = columns == ["speaker"]
+    actor_level = [c for c in columns if by_actor or values.groupby(actor_codes)[c].nunique().max() <= 1]
+    clip_level = [c for c in columns if c not in actor_level]
+    actor_part = clip_part = None
+    clip_levels = 1
+    if actor_level and not by_actor:
+        per_actor = _joined(values[actor_level].groupby(actor_codes).first())
+        actor_part, _ = pd.factorize(per_actor.sort_index())
+    if clip_level:
+        clip_part, levels = pd.factorize(_joined(values[clip_level]))
+        clip_levels = len(levels)
+    clips = uncertainty.GroupedClips(actor_codes, truth_codes, positions, cells, weights, len(labels),
+                                     actor_part, clip_part, clip_levels, by_actor)
+    names = np.full(clips.groups, "", dtype=object)
+    codes = clips.group_of_clip()
+    first = np.unique(codes, return_index=True)
+    names[first[0]] = _joined(values).to_numpy()[first[1]]
+    return clips, list(names)
 
+
+def _joined(values: pd.DataFrame) -> pd.Series:
+    """The columns' values joined as one group name ("Female × HI"), vectorised."""
+    joined = values.iloc[:, 0].astype(str)
+    for column in values.columns[1:]:
+        joined = joined + " × " + values[column].astype(str)
+    return joined
+
+
+def group_report(frame: pd.DataFrame, by: str | list[str], n_boot: int = N_BOOT, seed: int = 0) -> GroupReport:
+    """Macro-F1 per group (one attribute, or two for intersections) with clips, actors and a speaker-level
+    bootstrap 95% interval; the crowd's voice-only macro-F1 on the same clips where there are votes; the
+    overall metrics with intervals; the largest gap between eligible groups with its permutation p-value."""
     columns = group_columns(by)
     if frame.empty:
         raise ConfigError("no clips to analyse (check the filters).", title="Nothing to analyse")
-    features = frame[columns] if len(columns) > 1 else frame[columns[0]]
-    boot = dict(n_boot=n_boot, ci_quantiles=CI, random_state=seed) if n_boot else {}
-    per_group = MetricFrame(metrics={"macro_f1": macro_f1}, y_true=frame["y_true"], y_pred=frame["y_pred"],
-                            sensitive_features=features, **boot)
-    table = per_group.by_group.copy()
-    table["support"] = frame.groupby(columns if len(columns) > 1 else columns[0]).size()
+    labels = label_set(frame["y_true"], frame["y_pred"], frame.get("crowd_voice"))
+    clips, names = grouped_clips(frame, columns, labels)
+    point = scores(uncertainty.group_confusions(clips))
+    present = np.flatnonzero(uncertainty.clips_per_group(clips) > 0)
+    eligible = uncertainty.eligible_groups(clips)
+    table = pd.DataFrame({"group": [names[g] for g in present],
+                          "support": uncertainty.clips_per_group(clips)[present],
+                          "actors": uncertainty.actors_per_group(clips)[present],
+                          "eligible": eligible[present], "macro_f1": point["macro_f1"][present]})
     if n_boot:
-        table["ci_low"] = per_group.by_group_ci[0]["macro_f1"]
-        table["ci_high"] = per_group.by_group_ci[1]["macro_f1"]
+        group_samples, overall_samples = uncertainty.bootstrap_confusions(clips, n_boot, seed)
+        group_f1 = scores(group_samples)["macro_f1"]
+        units = uncertainty.clips_per_group(clips) if clips.by_actor else uncertainty.actors_per_group(clips)
+        low, high = uncertainty.percentile_interval(group_f1, units)
+        table["ci_low"], table["ci_high"] = low[present], high[present]
     else:
+        group_f1 = overall_samples = None
         table["ci_low"] = table["ci_high"] = np.nan
     if "crowd_voice" in frame and frame["crowd_voice"].notna().any():
         voted = frame[frame["crowd_voice"].notna()]
-        crowd = MetricFrame(metrics={"crowd_macro_f1": macro_f1}, y_true=voted["y_true"], y_pred=voted["crowd_voice"],
-                            sensitive_features=voted[columns] if len(columns) > 1 else voted[columns[0]])
-        table["crowd_macro_f1"] = crowd.by_group["crowd_macro_f1"]
-    table = table.reset_index()
-    table.insert(0, "group", table[columns].astype(str).agg(" × ".join, axis=1))
-    table = table.drop(columns=columns)
-    table = table[table["support"] >= min_support].sort_values("macro_f1", ascending=False, kind="stable")
-    return GroupReport(" × ".join(by) if not isinstance(by, str) else by, overall_metrics(frame, n_boot, seed),
-                       table.reset_index(drop=True), gap_interval(frame, columns, table, n_boot, seed))
+        crowd, crowd_names = grouped_clips(voted, columns, labels, "crowd_voice")
+        crowd_f1 = pd.Series(scores(uncertainty.group_confusions(crowd))["macro_f1"], index=crowd_names)
+        crowd_f1 = crowd_f1[crowd_f1.index != ""]
+        table["crowd_macro_f1"] = table["group"].map(crowd_f1[~crowd_f1.index.duplicated()])
+    table = table.sort_values("macro_f1", ascending=False, kind="stable").reset_index(drop=True)
+    name = " × ".join(by) if not isinstance(by, str) else by
+    overall = overall_metrics(frame, labels, clips, overall_samples)
+    return GroupReport(name, overall, table, gap_test(clips, names, point["macro_f1"], eligible, group_f1, n_boot,
+                                                      seed))
 
 
-def overall_metrics(frame: pd.DataFrame, n_boot: int = 100, seed: int = 0) -> dict:
-    """Macro-F1, UAR and accuracy over the frame, each with a 95% percentile bootstrap interval
-    (the clips resampled with replacement, as fairlearn does; computed directly, since fairlearn's
-    per-sample overhead makes one grouping-free MetricFrame take seconds on 7,000 clips)."""
-    y_true, y_pred = frame["y_true"].to_numpy(), frame["y_pred"].to_numpy()
-    functions = {"macro_f1": macro_f1, "uar": uar, "accuracy": accuracy}
-    samples = {name: [] for name in functions}
-    rng = np.random.default_rng(seed)
-    for _ in range(n_boot or 0):
-        pick = rng.integers(0, len(frame), len(frame))
-        for name, function in functions.items():
-            samples[name].append(function(y_true[pick], y_pred[pick]))
+def overall_metrics(frame: pd.DataFrame, labels: list[str], clips: uncertainty.GroupedClips,
+                    samples: np.ndarray | None) -> dict:
+    """Macro-F1, UAR and accuracy over the frame, each with the speaker-level bootstrap interval."""
+    k = len(labels)
+    total = np.bincount(clips.cells, clips.weights, minlength=k * k).reshape(k, k)
+    point = scores(total)
+    spread = scores(samples) if samples is not None else None
     out = {}
-    for name, function in functions.items():
-        ci = [float(q) for q in np.nanquantile(samples[name], CI)] if n_boot else [None, None]
-        out[name] = {"value": function(y_true, y_pred), "ci": ci, "support": int(len(frame))}
+    for name in HEADLINE:
+        ci = [float(v) for v in uncertainty.percentile_interval(spread[name], clips.actors)] if spread else [None, None]
+        out[name] = {"value": float(point[name]), "ci": ci, "support": int(len(frame)), "actors": clips.actors}
     return out
 
 
-def gap_interval(frame: pd.DataFrame, columns: list[str], table: pd.DataFrame, n_boot: int, seed: int) -> dict:
-    """The best minus the worst group's macro-F1 with a paired bootstrap interval (each bootstrap
-    sample resamples the clips of both groups with replacement)."""
-    ranked = table.dropna(subset=["macro_f1"])
-    if len(ranked) < 2:
-        return {}
-    best, worst = ranked.iloc[0], ranked.iloc[-1]
-    keys = frame[columns].astype(str).agg(" × ".join, axis=1)
-    a, b = frame[keys == best["group"]], frame[keys == worst["group"]]
-    gap = float(best["macro_f1"] - worst["macro_f1"])
-    result = {"best": best["group"], "worst": worst["group"], "gap": gap, "ci": [None, None],
-              "distinguishable": None}
+def gap_test(clips: uncertainty.GroupedClips, names: list[str], macro_f1: np.ndarray, eligible: np.ndarray,
+             group_samples: np.ndarray | None, n_boot: int, seed: int) -> dict:
+    """The largest macro-F1 gap between eligible groups, its bootstrap interval (best and worst chosen
+    again in every replicate) and a permutation p-value (``ser.uncertainty``)."""
+    compared = int(np.count_nonzero(eligible & ~np.isnan(macro_f1)))
+    shuffle = shuffle_description(clips)
+    result = {"best": None, "worst": None, "gap": None, "ci": [None, None], "p_value": None,
+              "distinguishable": None, "compared": compared, "shuffle": shuffle, "replicates": int(n_boot or 0)}
+    if compared < 2:
+        return result
+    chosen = np.where(eligible, macro_f1, np.nan)
+    best, worst = int(np.nanargmax(chosen)), int(np.nanargmin(chosen))
+    gap = float(chosen[best] - chosen[worst])
+    result.update(best=names[best], worst=names[worst], gap=gap)
     if n_boot:
-        rng = np.random.default_rng(seed)
-        samples = [_resampled_f1(a, rng) - _resampled_f1(b, rng) for _ in range(n_boot)]
-        low, high = np.nanquantile(samples, CI)
-        result.update(ci=[float(low), float(high)], distinguishable=bool(low > 0))
+        fewest = int(uncertainty.actors_per_group(clips)[eligible].min()) if not clips.by_actor else \
+            int(uncertainty.clips_per_group(clips)[eligible].min())
+        result["ci"] = uncertainty.simultaneous_gap_interval(macro_f1, group_samples, eligible, best, worst, fewest)
+        null = uncertainty.permutation_gaps(clips, eligible, n_boot, seed)
+        p_value = uncertainty.permutation_p_value(gap, null)
+        result.update(p_value=p_value, distinguishable=bool(p_value < uncertainty.ALPHA))
     return result
 
 
-def _resampled_f1(rows: pd.DataFrame, rng) -> float:
-    pick = rng.integers(0, len(rows), len(rows))
-    return macro_f1(rows["y_true"].to_numpy()[pick], rows["y_pred"].to_numpy()[pick])
+def shuffle_description(clips: uncertainty.GroupedClips) -> str:
+    if clips.by_actor:
+        return "clips shuffled between actors, within each true emotion"
+    if clips.actor_part is not None and clips.clip_part is not None:
+        return "actors shuffled between groups, and clips within each actor and true emotion"
+    if clips.actor_part is not None:
+        return "group labels shuffled between actors"
+    return "group labels shuffled within each actor and true emotion"
 
 
-def cached_group_report(run: Run, frame: pd.DataFrame, by, split: str, n_boot: int = 100) -> GroupReport:
-    """group_report, cached on disk per run, split, grouping and bootstrap size (the predictions'
+def cached_group_report(run: Run, frame: pd.DataFrame, by, part: str, n_boot: int = N_BOOT) -> GroupReport:
+    """group_report, cached on disk per run, part, grouping, replicates and method (the predictions'
     modification time is part of the key), so the page and the CLI share it and it survives restarts."""
-    key_text = json.dumps([run.run_id, split, by, n_boot, run.predictions_path.stat().st_mtime_ns, len(frame)])
+    key_text = json.dumps([METHOD, run.run_id, part, by, n_boot, run.predictions_path.stat().st_mtime_ns, len(frame)])
     path = config.cache_dir() / "bias" / f"{hashlib.sha1(key_text.encode()).hexdigest()[:20]}.json"
     if path.exists():
         try:
@@ -224,21 +249,20 @@ def cached_group_report(run: Run, frame: pd.DataFrame, by, split: str, n_boot: i
             path.unlink(missing_ok=True)
     report = group_report(frame, by, n_boot=n_boot)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"by": report.by, "overall": report.overall, "gap": report.gap,
-                               "groups": json.loads(report.groups.to_json(orient="records"))}))
-    os.replace(tmp, path)
+    text = json.dumps({"by": report.by, "overall": report.overall, "gap": report.gap,
+                       "groups": json.loads(report.groups.to_json(orient="records"))})
+    atomic_write(path, lambda tmp: tmp.write_text(text))
     return report
 
 
 # ---------------------------------------------------------------- confusion, model and crowd
 
 def confusion(frame: pd.DataFrame, column: str = "y_pred") -> pd.DataFrame:
-    """Counts of intended (rows) against ``column`` (y_pred, or crowd_voice for the crowd)."""
+    """Counts of intended (rows) against ``column`` (y_pred, or crowd_voice for the crowd, whose tied
+    votes count as equal shares), by ``ser.metrics``."""
     rows = frame.dropna(subset=[column])
-    labels = [e for e in EMOTIONS if e in set(rows["y_true"]) | set(rows[column])]
-    labels += sorted((set(rows["y_true"]) | set(rows[column])) - set(labels))
-    table = pd.crosstab(rows["y_true"], rows[column]).reindex(index=labels, columns=labels, fill_value=0)
+    labels = label_set(rows["y_true"], rows[column])
+    table = pd.DataFrame(confusion_counts(rows["y_true"], rows[column], labels), index=labels, columns=labels)
     table.index.name, table.columns.name = "intended", column
     return table
 
@@ -257,6 +281,8 @@ class ErrorTree:
     importances: pd.Series
     train_size: int
     test_size: int
+    heldout_actors: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def explains_something(self) -> bool:
@@ -269,27 +295,38 @@ def tree_inputs(frame: pd.DataFrame) -> pd.DataFrame:
     present = [c for c in TREE_FEATURES if c in frame]
     encoded = pd.get_dummies(frame[present].astype(str).rename(columns={"y_true": "emotion"}), prefix_sep="=")
     encoded["duration_s"] = frame["duration_s"].astype(float) if "duration_s" in frame else 0.0
-    encoded["actor train clips"] = frame.get("actor train clips", 0)
+    if "actor train clips" in frame and frame["actor train clips"].notna().all():
+        encoded["actor train clips"] = frame["actor train clips"].astype(float)
     return encoded.astype(float)
 
 
 def error_tree(frame: pd.DataFrame, depth: int = 3, seed: int = 0) -> ErrorTree:
-    """A decision tree predicting whether the model got a clip right; its held-out accuracy (30% of
-    the clips, stratified) against always guessing the majority outcome."""
-    from sklearn.model_selection import train_test_split
+    """A decision tree predicting whether the model got a clip right, fitted on the clips of 70% of the
+    actors and scored on the other 30% (actor-grouped, so no combination of features can stand in for
+    an actor's identity), against always guessing the majority outcome on those held-out actors."""
+    from sklearn.model_selection import GroupShuffleSplit
     from sklearn.tree import DecisionTreeClassifier
 
     if len(frame) < 20 or frame["correct"].nunique() < 2:
         raise ConfigError("the tree needs at least 20 clips with both right and wrong predictions.",
                           title="Nothing to explain")
+    actors = frame["speaker"].astype(str).to_numpy()
+    if len(set(actors)) < 3:
+        raise ConfigError("the tree is scored on actors it was not fitted on, so it needs clips of at least 3 "
+                          f"actors; these clips have {len(set(actors))}.", title="Too few actors")
     X, y = tree_inputs(frame), frame["correct"].to_numpy()
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=0.3, random_state=seed)
+    train, test = next(splitter.split(X, y, actors))
     model = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=max(5, len(X) // 200), random_state=seed)
-    model.fit(X_train, y_train)
-    majority = max(np.mean(y_test), 1 - np.mean(y_test))
+    model.fit(X.iloc[train], y[train])
+    majority = max(np.mean(y[test]), 1 - np.mean(y[test]))
     importances = pd.Series(model.feature_importances_, index=X.columns).sort_values(ascending=False)
-    return ErrorTree(model, list(X.columns), float(model.score(X_test, y_test)), float(majority),
-                     importances[importances > 0], len(X_train), len(X_test))
+    notes = ()
+    if "actor train clips" not in X:
+        notes = ("This run's predictions do not include its training clips (a wav2vec2 run made before every "
+                 "run stored them), so how many training clips each actor had is unknown and left out.",)
+    return ErrorTree(model, list(X.columns), float(model.score(X.iloc[test], y[test])), float(majority),
+                     importances[importances > 0], len(train), len(test), len(set(actors[test])), notes)
 
 
 def tree_dot(tree: ErrorTree) -> str:

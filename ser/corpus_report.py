@@ -29,7 +29,7 @@ def corpus_summary(corpus: Corpus) -> dict:
         summary["agreement"] = {column: {code: round(float(v), 4) for code, v in table[column].items()}
                                 for column in table.columns if column != "clips"}
         scores = crowd_scores(clips, "voice")
-        summary["crowd_voice"] = {k: scores[k] for k in ("clips", "accuracy", "macro_f1", "uar")}
+        summary["crowd_voice"] = {k: scores[k] for k in ("clips", "accuracy", "macro_f1", "uar", "ties")}
     return summary
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .labels import EMOTIONS
+from .metrics import HEADLINE, TIE, classification_metrics, confusion_frame, label_set
 
 MODALITY_NAMES = {"voice": "voice only", "face": "face only", "av": "audio-visual"}
 
@@ -32,10 +33,30 @@ def agreement_table(clips: pd.DataFrame) -> pd.DataFrame:
     return table.loc[order]
 
 
-def plurality_vote(clips: pd.DataFrame, modality: str = "voice", seed: int = 0) -> pd.Series:
-    """The emotion most raters chose for each clip in one modality. Ties are broken uniformly at
-    random with a fixed seed, so the baseline neither favours nor penalises the intended emotion.
-    Clips without votes get no entry."""
+def hit_rate_table(clips: pd.DataFrame) -> pd.DataFrame:
+    """Mean *hit rate* (share of raters who chose the intended emotion) per intended emotion and
+    modality: unlike agreement, it says whether the crowd heard what the actor meant."""
+    columns = {}
+    for modality in MODALITY_NAMES:
+        counts = [f"{modality}_{e}" for e in EMOTIONS]
+        if not set(counts) <= set(clips.columns):
+            continue
+        votes = clips[counts].to_numpy(dtype=float)
+        total = votes.sum(axis=1)
+        intended = clips["emotion"].map({e: i for i, e in enumerate(EMOTIONS)})
+        known = intended.notna().to_numpy() & (total > 0)
+        hits = np.full(len(clips), np.nan)
+        rows = np.flatnonzero(known)
+        hits[rows] = votes[rows, intended.to_numpy()[rows].astype(int)] / total[rows]
+        columns[modality] = pd.Series(hits, index=clips.index).groupby(clips["emotion"]).mean()
+    table = pd.DataFrame(columns)
+    return table.loc[[e for e in EMOTIONS if e in table.index]] if len(table) else table
+
+
+def plurality_vote(clips: pd.DataFrame, modality: str = "voice") -> pd.Series:
+    """The emotion most raters chose for each clip in one modality; a tie names every tied emotion
+    joined by "/" (``"ANG/NEU"``), which ``ser.metrics`` scores as an equal share for each, i.e. the
+    expected score of a fair tie-break, with no seed. Clips without votes get no entry."""
     count_columns = [f"{modality}_{e}" for e in EMOTIONS]
     missing = [c for c in count_columns if c not in clips.columns]
     if missing:
@@ -43,28 +64,25 @@ def plurality_vote(clips: pd.DataFrame, modality: str = "voice", seed: int = 0) 
     counts = clips[count_columns].dropna()
     counts = counts[counts.sum(axis=1) > 0]
     values = counts.to_numpy(dtype=float)
-    rng = np.random.default_rng(seed)
-    jitter = rng.random(values.shape) * 0.5  # below 1: never changes an order between unequal counts
-    winners = np.argmax(values + jitter, axis=1)
-    return pd.Series(np.asarray(EMOTIONS)[winners], index=counts.index, name=f"{modality}_plurality")
+    winners = values == values.max(axis=1, keepdims=True)
+    names = np.asarray(EMOTIONS, dtype=object)
+    votes = [TIE.join(names[row]) for row in winners]
+    return pd.Series(votes, index=counts.index, name=f"{modality}_plurality", dtype=object)
 
 
-def crowd_scores(clips: pd.DataFrame, modality: str = "voice", seed: int = 0) -> dict | None:
-    """The crowd's plurality vote scored against the intended emotion, like a model would be."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
+def tie_share(votes: pd.Series) -> float:
+    """The share of clips whose plurality vote is a tie."""
+    return float(votes.str.contains(TIE, regex=False).mean()) if len(votes) else 0.0
 
-    votes = plurality_vote(clips, modality, seed)
+
+def crowd_scores(clips: pd.DataFrame, modality: str = "voice") -> dict | None:
+    """The crowd's plurality vote scored against the intended emotion by the same code as a model
+    (``ser.metrics``, over the corpus' label set), ties as fractional credit."""
+    votes = plurality_vote(clips, modality)
     if votes.empty:
         return None
     truth = clips.loc[votes.index, "emotion"]
-    labels = [e for e in EMOTIONS if e in set(truth) | set(votes)]
-    matrix = confusion_matrix(truth, votes, labels=labels)
-    return {
-        "modality": modality,
-        "clips": int(len(votes)),
-        "accuracy": float(accuracy_score(truth, votes)),
-        "macro_f1": float(f1_score(truth, votes, labels=labels, average="macro", zero_division=0)),
-        "uar": float(recall_score(truth, votes, labels=labels, average="macro", zero_division=0)),
-        "labels": labels,
-        "confusion": pd.DataFrame(matrix, index=labels, columns=labels),
-    }
+    metrics = classification_metrics(truth, votes, labels=label_set(clips["emotion"], votes))
+    return {"modality": modality, "clips": int(len(votes)), "ties": tie_share(votes),
+            **{name: metrics[name] for name in HEADLINE}, "labels": metrics["labels"],
+            "confusion": confusion_frame(metrics)}

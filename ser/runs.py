@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import config
@@ -22,6 +23,8 @@ from .errors import SerError
 
 log = logging.getLogger(__name__)
 
+PARTS = ("train", "val", "test")  # the sides of a split; "split" names the scheme (actor, report, loso)
+PREDICTION_COLUMNS = ["clip_id", "part", "y_true", "y_pred"]
 STATES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
 FINAL_STATES = ("finished", "failed", "cancelled")
 
@@ -53,9 +56,30 @@ class Run:
         return self.path / "predictions.parquet"
 
     def predictions(self) -> pd.DataFrame:
+        """``clip_id, part, y_true, y_pred, prob_<EMO>...``. Runs written before the column was named
+        ``part`` called it ``split`` (with the same values); they are read the same way."""
         if not self.predictions_path.exists():
             raise RunError(f"run {self.run_id} has no predictions (status: {self.status}).")
-        return pd.read_parquet(self.predictions_path)
+        frame = pd.read_parquet(self.predictions_path)
+        if "part" not in frame and "split" in frame:
+            frame = frame.rename(columns={"split": "part"})
+        missing = [c for c in PREDICTION_COLUMNS if c not in frame]
+        if missing:
+            raise RunError(f"run {self.run_id}: {self.predictions_path} lacks the column(s) {', '.join(missing)}; "
+                           "it was not written by this workbench or is damaged. Delete the run and train it again.",
+                           title="Unreadable predictions")
+        return frame
+
+    def parts(self) -> list[str]:
+        """The parts the run has predictions for, test first."""
+        return [p for p in ("test", "val", "train") if p in set(self.predictions()["part"])]
+
+    @property
+    def has_training_rows(self) -> bool:
+        """Whether the predictions include the training clips (wav2vec2 runs before the one predictions
+        contract stored only validation and test clips): without them, "how many clips of this actor
+        were in training" is unknown, not 0."""
+        return "train" in set(self.predictions()["part"]) or self.info.get("spec", {}).get("split") == "loso"
 
     def label(self) -> str:
         spec = self.info.get("spec", {})
@@ -83,9 +107,8 @@ def create_run(kind: str, spec: dict, corpus_info: dict, status: str = "queued",
 
 def save_run(run: Run) -> None:
     """Write run.json atomically."""
-    tmp = run.path / f"run.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(run.info, indent=2, default=json_default))
-    os.replace(tmp, run.path / "run.json")
+    text = json.dumps(run.info, indent=2, default=json_default)
+    atomic_write(run.path / "run.json", lambda tmp: tmp.write_text(text))
 
 
 def update_run(run: Run, **fields) -> Run:
@@ -120,6 +143,42 @@ def list_runs(kind: str | None = None) -> list[Run]:
         if kind is None or info.get("kind") == kind:
             runs.append(Run(path.name, path, info))
     return sorted(runs, key=lambda r: r.info.get("created", ""), reverse=True)
+
+
+def prediction_frame(clips: pd.DataFrame, part: str, y_pred, probabilities=None, classes=None) -> pd.DataFrame:
+    """Predictions of some clips (rows of the clips table) in one part, in the one layout every run
+    kind writes: ``clip_id, part, y_true, y_pred`` then ``prob_<EMO>`` for each class the model knows."""
+    if part not in PARTS:
+        raise ValueError(f"unknown part {part!r}; parts are {', '.join(PARTS)}")
+    frame = pd.DataFrame({"clip_id": clips.index.to_numpy(), "part": part, "y_true": clips["emotion"].to_numpy(),
+                          "y_pred": np.asarray(y_pred, dtype=object)})
+    if probabilities is not None:
+        probabilities = np.asarray(probabilities)
+        for i, code in enumerate(classes):
+            frame[f"prob_{code}"] = probabilities[:, i].astype(np.float32)
+    return frame
+
+
+def write_predictions(run: Run, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The one writer of ``predictions.parquet``: every clip the run used, each once, with its part
+    (train, val, test), so every view can tell training clips from held-out ones whatever the run kind."""
+    predictions = pd.concat(frames, ignore_index=True)
+    duplicated = predictions["clip_id"][predictions["clip_id"].duplicated()]
+    if len(duplicated):
+        raise ValueError(f"run {run.run_id}: clip {duplicated.iloc[0]} is predicted twice")
+    atomic_write(run.predictions_path, lambda tmp: predictions.to_parquet(tmp, index=False))
+    return predictions
+
+
+def atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename: readers see the old file or the
+    new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def delete_run(run_id: str) -> None:

@@ -3,16 +3,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from ser.bias import (analysis_frame, confusion, error_tree, filter_frame, group_report, macro_f1,
-                      tree_dot)
+from ser.bias import analysis_frame, confusion, error_tree, filter_frame, group_report, tree_dot, tree_inputs
 from ser.errors import ConfigError
-from ser.runs import create_run, update_run
+from ser.runs import RunError, create_run, update_run
+from simulated_predictions import simulate
 
 EMOS = ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"]
 
 
 def hand_made(n_per_group=120, seed=0, wrong_for=None):
-    """Predictions for clips of two sexes and three races; ``wrong_for`` plants errors on one sex."""
+    """Predictions for 24 actors (12 per sex, 8 per race); ``wrong_for`` plants errors on one sex."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n_per_group * 2):
@@ -21,7 +21,7 @@ def hand_made(n_per_group=120, seed=0, wrong_for=None):
         error_rate = 0.8 if sex == wrong_for else 0.3
         guess = truth if rng.random() > error_rate else EMOS[(i + 1 + rng.integers(5)) % 6]
         rows.append({"clip_id": f"c{i}", "y_true": truth, "y_pred": guess, "sex": sex,
-                     "race": ["Asian", "Caucasian", "African American"][i % 3], "speaker": f"{1000 + i % 8}",
+                     "race": ["Asian", "Caucasian", "African American"][i % 3], "speaker": f"{1000 + i % 24}",
                      "age band": "20-29" if i % 4 < 2 else "30-39", "intensity": "XX", "sentence": "DFA",
                      "ethnicity": "Not Hispanic", "duration_s": 2.0 + (i % 5) * 0.3, "duration band": "2.0-2.5 s",
                      "actor train clips": 50, "crowd_voice": truth if i % 3 else "NEU"})
@@ -37,35 +37,53 @@ def test_group_metrics_match_scikit_learn():
         expected = f1_score(rows.y_true, rows.y_pred, average="macro", labels=sorted(set(rows.y_true)))
         got = report.groups.set_index("group").loc[sex]
         assert got.macro_f1 == pytest.approx(expected)
-        assert got.support == len(rows)
+        assert got.support == len(rows) and got.actors == rows.speaker.nunique() == 12
         crowd = f1_score(rows.y_true, rows.crowd_voice, average="macro", labels=sorted(set(rows.y_true)))
         assert got.crowd_macro_f1 == pytest.approx(crowd)
     assert report.overall["macro_f1"]["value"] == pytest.approx(f1_score(frame.y_true, frame.y_pred, average="macro"))
 
 
-def test_macro_f1_counts_only_emotions_present_in_the_group():
-    assert macro_f1(["ANG", "ANG"], ["ANG", "SAD"]) == pytest.approx(f1_score(["ANG", "ANG"], ["ANG", "SAD"],
-                                                                              labels=["ANG"], average="macro"))
-
-
-def test_intervals_contain_the_estimate_and_widen_with_fewer_clips():
-    big = group_report(hand_made(n_per_group=300), "sex", n_boot=200)
-    small = group_report(hand_made(n_per_group=30), "sex", n_boot=200)
-    for report in (big, small):
-        rows = report.groups
-        assert (rows.ci_low <= rows.macro_f1).all() and (rows.macro_f1 <= rows.ci_high).all()
-        overall = report.overall["macro_f1"]
-        assert overall["ci"][0] <= overall["value"] <= overall["ci"][1]
+def test_intervals_resample_actors_so_fewer_actors_mean_wider_intervals():
+    rng = np.random.default_rng(3)
+    many = simulate(rng, {"A": 40, "B": 40}, clips_per_actor=36)
+    few = simulate(rng, {"A": 8, "B": 8}, clips_per_actor=180)  # the same clips per group, fewer voices
     width = lambda r: (r.groups.ci_high - r.groups.ci_low).mean()  # noqa: E731
-    assert width(small) > 1.5 * width(big)
+    wide, narrow = group_report(few, "race", n_boot=400), group_report(many, "race", n_boot=400)
+    for report in (wide, narrow):
+        rows = report.groups
+        assert (rows.ci_low < rows.macro_f1).all() and (rows.macro_f1 < rows.ci_high).all()
+        overall = report.overall["macro_f1"]
+        assert overall["ci"][0] < overall["value"] < overall["ci"][1]
+    assert width(wide) > 1.5 * width(narrow)
 
 
-def test_gap_interval_says_whether_a_gap_is_noise():
-    planted = group_report(hand_made(n_per_group=200, wrong_for="Female"), "sex", n_boot=200)
+def test_a_gap_planted_across_many_actors_is_distinguishable_and_noise_is_not():
+    planted = group_report(hand_made(n_per_group=200, wrong_for="Female"), "sex", n_boot=300)
     assert planted.gap["worst"] == "Female" and planted.gap["distinguishable"] is True
-    assert planted.gap["ci"][0] > 0
-    fair = group_report(hand_made(n_per_group=200), "sex", n_boot=200)
+    assert planted.gap["p_value"] < 0.01 and planted.gap["ci"][0] > 0
+    fair = group_report(simulate(np.random.default_rng(5), {"A": 12, "B": 12}), "race", n_boot=300)
+    assert fair.gap["distinguishable"] is False and fair.gap["p_value"] > 0.05
     assert fair.gap["ci"][0] < fair.gap["gap"] < fair.gap["ci"][1]
+
+
+def test_a_group_of_few_actors_is_marked_and_takes_no_part_in_the_verdict():
+    frame = simulate(np.random.default_rng(2), {"A": 10, "B": 10, "Tiny": 2})
+    tiny = frame["race"] == "Tiny"
+    frame.loc[tiny, "y_pred"] = frame.loc[tiny, "y_true"]  # two perfect actors: the best group by far
+    report = group_report(frame, "race", n_boot=200)
+    row = report.groups.set_index("group").loc["Tiny"]
+    assert row.actors == 2 and not row.eligible and row.macro_f1 == pytest.approx(1.0)
+    assert report.groups.iloc[0].group == "Tiny"  # it keeps its number and its place
+    assert "Tiny" not in (report.gap["best"], report.gap["worst"]) and report.gap["compared"] == 2
+    assert report.to_json()["groups"][0] == {**report.to_json()["groups"][0], "actors": 2, "eligible": False}
+
+
+def test_clip_level_attributes_are_shuffled_within_actors():
+    frame = simulate(np.random.default_rng(4), {"A": 14, "B": 13}, sentence_effects={"IEO": -1.0})
+    report = group_report(frame, "sentence", n_boot=300)
+    assert report.gap["worst"] == "IEO" and report.gap["distinguishable"] is True
+    assert "within each actor" in report.gap["shuffle"] and report.gap["compared"] == 12
+    assert (report.groups.actors == 27).all()
 
 
 def test_intersections_and_unknown_groupings():
@@ -93,6 +111,9 @@ def test_confusion_for_model_and_crowd():
     assert model.to_numpy().sum() == len(frame) and list(model.index) == EMOS
     crowd = confusion(frame, "crowd_voice")
     assert crowd.loc["ANG", "NEU"] == ((frame.y_true == "ANG") & (frame.crowd_voice == "NEU")).sum()
+    tied = frame.assign(crowd_voice=np.where(frame.y_true == "ANG", "ANG/NEU", frame.crowd_voice))
+    shares = confusion(tied, "crowd_voice")
+    assert shares.loc["ANG", "ANG"] == shares.loc["ANG", "NEU"] == (frame.y_true == "ANG").sum() / 2
 
 
 def test_tree_finds_errors_planted_on_one_sex():
@@ -107,7 +128,21 @@ def test_tree_finds_errors_planted_on_one_sex():
 def test_tree_that_explains_nothing_says_so():
     frame = hand_made(n_per_group=300, seed=2)  # errors independent of metadata
     tree = error_tree(frame, depth=3)
-    assert tree.heldout_accuracy <= tree.majority_rate + 0.05
+    assert not tree.explains_something and tree.heldout_accuracy <= tree.majority_rate + 0.01
+
+
+def test_tree_is_scored_on_actors_it_never_saw():
+    """Errors depend on the actor only (random actor effects), and every actor has a unique age: a tree
+    scored on held-out clips of the same actors would learn "age = actor" and look explanatory; scored
+    on held-out actors it must not."""
+    frame = simulate(np.random.default_rng(7), {"A": 30}, actor_sd=2.0, clips_per_actor=60)
+    frame["age band"] = frame["speaker"]  # a metadata column that identifies the actor
+    frame["duration_s"] = 2.5
+    tree = error_tree(frame, depth=6)
+    assert not tree.explains_something, (tree.heldout_accuracy, tree.majority_rate)
+    assert tree.heldout_actors == 9 and tree.test_size == 9 * 60
+    with pytest.raises(ConfigError, match="at least 3 actors"):
+        error_tree(frame[frame.speaker.isin(["1001", "1002"])])
 
 
 def test_analysis_frame_joins_predictions_with_clips(crema_folder):
@@ -116,7 +151,7 @@ def test_analysis_frame_joins_predictions_with_clips(crema_folder):
     corpus = load_corpus(crema_folder)
     run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})
     ids = corpus.clips.index
-    predictions = pd.DataFrame({"clip_id": ids, "split": ["train"] * 12 + ["test"] * 12,
+    predictions = pd.DataFrame({"clip_id": ids, "part": ["train"] * 12 + ["test"] * 12,
                                 "y_true": corpus.clips.emotion.to_numpy(), "y_pred": "NEU"})
     predictions.to_parquet(run.predictions_path)
     update_run(run, status="finished")
@@ -126,8 +161,31 @@ def test_analysis_frame_joins_predictions_with_clips(crema_folder):
     assert frame["correct"].sum() == (frame.y_true == "NEU").sum()
     train_counts = corpus.clips.loc[ids[:12], "speaker"].value_counts()
     assert (frame["actor train clips"] == frame["speaker"].map(train_counts).fillna(0)).all()
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="no 'val' predictions; it has test, train"):
         analysis_frame(run, corpus.clips, "val")
+
+
+def test_runs_written_before_the_part_column_are_read_the_same(crema_folder):
+    """Old predictions called the part "split"; old wav2vec2 runs stored no training rows, so the
+    actor's training clips are unknown (missing), never silently 0, and the tree says why it skips them."""
+    from ser.corpus import load_corpus
+
+    corpus = load_corpus(crema_folder)
+    run = create_run("wav2vec2", {"model": "m", "split": "actor"}, {"source": str(crema_folder)})
+    ids = corpus.clips.index
+    pd.DataFrame({"clip_id": ids, "split": ["val"] * 12 + ["test"] * 12, "y_true": corpus.clips.emotion.to_numpy(),
+                  "y_pred": "NEU"}).to_parquet(run.predictions_path)
+    assert run.parts() == ["test", "val"] and not run.has_training_rows
+    frame = analysis_frame(run, corpus.clips, "test")
+    assert len(frame) == 12 and frame["actor train clips"].isna().all()
+    assert "actor train clips" not in tree_inputs(frame)
+
+
+def test_predictions_without_the_contract_columns_are_refused_with_the_run_named(crema_folder):
+    run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})
+    pd.DataFrame({"clip_id": ["a"], "label": ["ANG"]}).to_parquet(run.predictions_path)
+    with pytest.raises(RunError, match=f"run {run.run_id}: .* lacks the column"):
+        run.predictions()
 
 
 def test_a_corrupt_bias_cache_is_recomputed(crema_folder):
@@ -137,7 +195,7 @@ def test_a_corrupt_bias_cache_is_recomputed(crema_folder):
 
     corpus = load_corpus(crema_folder)
     run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})
-    pd.DataFrame({"clip_id": corpus.clips.index, "split": "test", "y_true": corpus.clips.emotion.to_numpy(),
+    pd.DataFrame({"clip_id": corpus.clips.index, "part": "test", "y_true": corpus.clips.emotion.to_numpy(),
                   "y_pred": "NEU"}).to_parquet(run.predictions_path)
     frame = analysis_frame(run, corpus.clips, "test")
     first = cached_group_report(run, frame, "sex", "test", n_boot=20)
@@ -145,3 +203,24 @@ def test_a_corrupt_bias_cache_is_recomputed(crema_folder):
     cached.write_text("{ truncated")
     again = cached_group_report(run, frame, "sex", "test", n_boot=20)
     pd.testing.assert_frame_equal(first.groups, again.groups)
+
+
+def test_the_bias_cache_is_read_not_recomputed(crema_folder, monkeypatch):
+    from ser import bias
+    from ser.corpus import load_corpus
+
+    corpus = load_corpus(crema_folder)
+    run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})
+    pd.DataFrame({"clip_id": corpus.clips.index, "part": "test", "y_true": corpus.clips.emotion.to_numpy(),
+                  "y_pred": "NEU"}).to_parquet(run.predictions_path)
+    frame = analysis_frame(run, corpus.clips, "test")
+    first = bias.cached_group_report(run, frame, "sex", "test", n_boot=20)
+
+    def no_recompute(*args, **kwargs):
+        raise AssertionError("the cached report should have been read")
+
+    monkeypatch.setattr(bias, "group_report", no_recompute)
+    again = bias.cached_group_report(run, frame, "sex", "test", n_boot=20)
+    pd.testing.assert_frame_equal(first.groups, again.groups)
+    with pytest.raises(AssertionError, match="should have been read"):
+        bias.cached_group_report(run, frame, "sex", "test", n_boot=40)  # another key is computed

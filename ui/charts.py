@@ -21,7 +21,7 @@ def counts_bar(frame: pd.DataFrame, column: str, title: str) -> go.Figure:
 def confusion_heatmap(matrix: pd.DataFrame, title: str, normalise: bool) -> go.Figure:
     """Rows are the intended emotion, columns the predicted (or voted) one."""
     values = matrix.div(matrix.sum(axis=1).replace(0, 1), axis=0) if normalise else matrix
-    text = values.map(lambda v: f"{v:.2f}" if normalise else f"{int(v)}")
+    text = values.map(lambda v: f"{v:.2f}" if normalise else f"{v:g}")  # tied crowd votes give fractions
     figure = go.Figure(go.Heatmap(z=values.to_numpy(), x=list(values.columns), y=list(values.index),
                                   text=text.to_numpy(), texttemplate="%{text}", colorscale="Blues",
                                   showscale=False, hovertemplate="intended %{y}<br>voted %{x}<br>%{text}"
