@@ -10,6 +10,7 @@ predicted by a model trained on all the others.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -20,8 +21,8 @@ import pandas as pd
 from .corpus import Corpus
 from .errors import ConfigError
 from .grid_search import Cancelled, grid_search
-from .metrics import classification_metrics
-from .runs import Run, create_run, update_run
+from .metrics import classification_metrics, label_set
+from .runs import Run, create_run, prediction_frame, update_run, write_predictions
 from .splits import check_split, loso_folds, make_split
 
 MODELS = {"svm": "support vector machine", "rf": "random forest"}
@@ -33,6 +34,12 @@ REPORT_GRIDS = {
             "clf__kernel": ["rbf", "poly", "sigmoid"]},
 }
 SCORINGS = {"accuracy": "accuracy (as the report)", "f1_macro": "macro-F1"}
+LOSO_TUNING = {
+    "global": "parameters chosen once, by speaker-grouped folds over every speaker (each held-out speaker "
+              "took part in choosing them, so the scores are slightly optimistic)",
+    "nested": "parameters chosen again for every held-out speaker, by speaker-grouped folds over the other "
+              "speakers only (unbiased; one grid search per speaker)",
+}
 
 
 @dataclass
@@ -48,6 +55,7 @@ class BaselineSpec:
     seed: int = 3
     jobs: int | None = None
     grid_override: dict | None = field(default=None)  # a smaller grid, e.g. for tests
+    loso_tuning: str = "global"  # leave-one-speaker-out only: see LOSO_TUNING
 
     def validate(self) -> "BaselineSpec":
         if self.model not in MODELS:
@@ -59,7 +67,17 @@ class BaselineSpec:
             raise ConfigError(f"unknown scoring {self.scoring!r}; choose {' or '.join(SCORINGS)}.")
         if self.cv_folds < 2:
             raise ConfigError("cross-validation needs at least 2 folds.")
+        if self.loso_tuning not in LOSO_TUNING:
+            raise ConfigError(f"unknown loso_tuning {self.loso_tuning!r}; choose {' or '.join(LOSO_TUNING)}.")
         return self
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "BaselineSpec":
+        """A spec from JSON (a job, run.json); unknown keys are refused with their names."""
+        unknown = sorted(set(values) - {f for f in cls.__dataclass_fields__})
+        if unknown:
+            raise ConfigError(f"unknown baseline parameter(s): {', '.join(unknown)}.", title="Unknown parameter")
+        return cls(**values)
 
     def param_grid(self) -> dict:
         if self.grid_override is not None:
@@ -175,20 +193,24 @@ def _train_and_evaluate(spec: BaselineSpec, corpus: Corpus, run: Run, report: Pr
     y = clips["emotion"].to_numpy()
     jobs = spec.jobs or -1
     if spec.split == "loso":
-        predictions, search, model, split_info = _loso(spec, clips, X, y, jobs, report, should_stop)
+        predictions, cv, model, split_info = _loso(spec, clips, X, y, jobs, report, should_stop)
     else:
-        predictions, search, model, split_info = _holdout(spec, clips, X, y, jobs, report, should_stop)
+        predictions, cv, model, split_info = _holdout(spec, clips, X, y, jobs, report, should_stop)
     joblib.dump(model, run.path / "model.joblib")
-    predictions.to_parquet(run.path / "predictions.parquet")
-    test = predictions[predictions["split"] == "test"]
-    metrics = classification_metrics(test["y_true"], test["y_pred"])
-    return {"metrics": metrics, "best_params": _strip(search.best_params), "split_info": split_info,
-            "cv": {"folds": search.best_fold_scores, "mean": float(search.mean_scores[search.best_index]),
-                   "scoring": spec.scoring, "candidates": _strip_table(search.table())},
+    predictions = write_predictions(run, predictions)
+    test = predictions[predictions["part"] == "test"]
+    labels = label_set(clips["emotion"])
+    metrics = classification_metrics(test["y_true"], test["y_pred"], labels=labels)
+    best_params = cv.pop("best_params")
+    return {"metrics": metrics, "best_params": best_params, "split_info": split_info, "cv": cv,
             "features_failed": len(features.failed), "labels": metrics["labels"]}
 
 
-def _cv_splits(spec: BaselineSpec, clips: pd.DataFrame, y: np.ndarray, grouped: bool):
+def _cv_splits(spec: BaselineSpec, clips: pd.DataFrame, y: np.ndarray, grouped: bool) -> tuple[list, str]:
+    """The cross-validation folds of a training part and a sentence saying how they were made. The
+    report split's folds are stratified and shuffled with the run's seed, as the report's GridSearchCV
+    saw its training rows in train_test_split's shuffled order (unshuffled folds over clips sorted by id
+    would be blocked by actor, i.e. nearly speaker-independent)."""
     from sklearn.model_selection import GroupKFold, StratifiedKFold
 
     if grouped:
@@ -196,11 +218,20 @@ def _cv_splits(spec: BaselineSpec, clips: pd.DataFrame, y: np.ndarray, grouped: 
         folds = min(spec.cv_folds, len(set(speakers)))
         if folds < 2:
             raise ConfigError("speaker-grouped cross-validation needs at least 2 speakers in the training part.")
-        return list(GroupKFold(n_splits=folds).split(np.zeros(len(y)), y, speakers))
+        return (list(GroupKFold(n_splits=folds).split(np.zeros(len(y)), y, speakers)),
+                f"{folds} speaker-grouped folds (no speaker in two folds)")
     smallest = pd.Series(y).value_counts().min()
     if smallest < spec.cv_folds:
         raise ConfigError(f"an emotion has only {smallest} training clip(s), fewer than the {spec.cv_folds} folds.")
-    return list(StratifiedKFold(n_splits=spec.cv_folds).split(np.zeros(len(y)), y))
+    folds = StratifiedKFold(n_splits=spec.cv_folds, shuffle=True, random_state=spec.seed)
+    return (list(folds.split(np.zeros(len(y)), y)),
+            f"{spec.cv_folds} stratified folds, shuffled with seed {spec.seed} (speakers appear in several folds)")
+
+
+def _cv_record(spec: BaselineSpec, search, scheme: str) -> dict:
+    return {"folds": search.best_fold_scores, "mean": float(search.mean_scores[search.best_index]),
+            "scoring": spec.scoring, "scheme": scheme, "candidates": _strip_table(search.table()),
+            "best_params": _strip(search.best_params)}
 
 
 def _search(spec, X, y, splits, jobs, report, should_stop):
@@ -211,7 +242,7 @@ def _search(spec, X, y, splits, jobs, report, should_stop):
 def _holdout(spec, clips, X, y, jobs, report, should_stop):
     parts = make_split(clips, spec.split, seed=spec.seed).to_numpy()
     train, test = np.flatnonzero(parts == "train"), np.flatnonzero(parts == "test")
-    splits = _cv_splits(spec, clips.iloc[train], y[train], grouped=spec.split == "actor")
+    splits, scheme = _cv_splits(spec, clips.iloc[train], y[train], grouped=spec.split == "actor")
     search = _search(spec, X[train], y[train], splits, jobs, report, should_stop)
     report(0, 1, "fitting the final model")
     model = final_model(spec.model, spec.seed, search.best_params).fit(X[train], y[train])
@@ -220,25 +251,52 @@ def _holdout(spec, clips, X, y, jobs, report, should_stop):
     split_info = {"train": int(len(train)), "test": int(len(test)),
                   "train_speakers": int(clips.iloc[train]["speaker"].nunique()),
                   "test_speakers": int(clips.iloc[test]["speaker"].nunique())}
-    return predictions, search, model, split_info
+    return predictions, _cv_record(spec, search, scheme), model, split_info
 
 
 def _loso(spec, clips, X, y, jobs, report, should_stop):
+    if spec.loso_tuning == "nested":
+        return _nested_loso(spec, clips, X, y, jobs, report, should_stop)
     from joblib import Parallel, delayed
 
-    splits = _cv_splits(spec, clips, y, grouped=True)
+    splits, scheme = _cv_splits(spec, clips, y, grouped=True)
     search = _search(spec, X, y, splits, jobs, report, should_stop)
     folds = loso_folds(clips)
     frames = []
     calls = (delayed(_fit_predict)(spec, search.best_params, X, y, train, test) for _, train, test in folds)
     for i, (test, labels, probabilities, classes) in enumerate(Parallel(n_jobs=jobs, return_as="generator")(calls)):
-        frames.append(_prediction_frame(clips.iloc[test], labels, probabilities, classes, "test"))
+        frames.append(prediction_frame(clips.iloc[test], "test", labels, probabilities, classes))
         report(i + 1, len(folds), f"leave-one-speaker-out: {i + 1}/{len(folds)} speakers")
         if should_stop is not None and should_stop():
             raise Cancelled(f"stopped after {i + 1} of {len(folds)} speakers")
     model = final_model(spec.model, spec.seed, search.best_params).fit(X, y)
-    split_info = {"folds": len(folds), "test": int(len(y))}
-    return pd.concat(frames), search, model, split_info
+    split_info = {"folds": len(folds), "test": int(len(y)), "tuning": "global", "tuning_note": LOSO_TUNING["global"]}
+    return frames, _cv_record(spec, search, scheme), model, split_info
+
+
+def _nested_loso(spec, clips, X, y, jobs, report, should_stop):
+    """Every speaker predicted by a model whose parameters were chosen without that speaker. The model
+    the run keeps (for new clips) is fitted on every clip with the parameters chosen most often."""
+    folds = loso_folds(clips)
+    frames, chosen = [], []
+    for i, (speaker, train, test) in enumerate(folds):
+        def fold_report(done, total, message, i=i, speaker=speaker):
+            report(i * total + done, len(folds) * total,
+                   f"nested leave-one-speaker-out: speaker {speaker} ({i + 1}/{len(folds)}), {message}")
+
+        splits, scheme = _cv_splits(spec, clips.iloc[train], y[train], grouped=True)
+        search = _search(spec, X[train], y[train], splits, jobs, fold_report, should_stop)
+        _, labels, probabilities, classes = _fit_predict(spec, search.best_params, X, y, train, test)
+        frames.append(prediction_frame(clips.iloc[test], "test", labels, probabilities, classes))
+        chosen.append({"speaker": speaker, "params": _strip(search.best_params),
+                       "cv_mean": float(search.mean_scores[search.best_index])})
+    counts = pd.Series([json.dumps(c["params"], sort_keys=True) for c in chosen]).value_counts()
+    best = json.loads(counts.index[0])
+    model = final_model(spec.model, spec.seed, {f"clf__{k}": v for k, v in best.items()}).fit(X, y)
+    split_info = {"folds": len(folds), "test": int(len(y)), "tuning": "nested", "tuning_note": LOSO_TUNING["nested"]}
+    cv = {"scoring": spec.scoring, "scheme": f"per held-out speaker: {scheme}", "per_speaker": chosen,
+          "best_params": best, "best_params_share": float(counts.iloc[0] / len(chosen))}
+    return frames, cv, model, split_info
 
 
 def _fit_predict(spec, params, X, y, train, test):
@@ -246,21 +304,13 @@ def _fit_predict(spec, params, X, y, train, test):
     return test, model.predict(X[test]), model.predict_proba(X[test]), list(model.classes_)
 
 
-def _predictions(model, clips, X, parts) -> pd.DataFrame:
+def _predictions(model, clips, X, parts) -> list[pd.DataFrame]:
     frames = []
     for part in ("train", "test"):
         rows = np.flatnonzero(parts == part)
-        frames.append(_prediction_frame(clips.iloc[rows], model.predict(X[rows]), model.predict_proba(X[rows]),
-                                        list(model.classes_), part))
-    return pd.concat(frames)
-
-
-def _prediction_frame(clips, labels, probabilities, classes, split) -> pd.DataFrame:
-    frame = pd.DataFrame({"clip_id": clips.index.to_numpy(), "split": split,
-                          "y_true": clips["emotion"].to_numpy(), "y_pred": np.asarray(labels)})
-    for i, code in enumerate(classes):
-        frame[f"prob_{code}"] = np.asarray(probabilities)[:, i].astype(np.float32)
-    return frame
+        frames.append(prediction_frame(clips.iloc[rows], part, model.predict(X[rows]), model.predict_proba(X[rows]),
+                                       list(model.classes_)))
+    return frames
 
 
 def _strip(params: dict) -> dict:

@@ -82,7 +82,7 @@ def _dispatch(run: Run) -> None:
     if run.kind == "baseline":
         from .baselines import BaselineSpec, run_baseline
 
-        run_baseline(BaselineSpec(**spec), corpus, run, should_stop=stop)
+        run_baseline(BaselineSpec.from_dict(spec), corpus, run, should_stop=stop)
     elif run.kind == "wav2vec2":
         from .finetune import FinetuneSpec, run_finetune
 

@@ -1,4 +1,5 @@
-"""Train/validation/test splits. Every split is a Series ``clip_id -> "train" | "val" | "test"``.
+"""Train/validation/test splits. A *split* is a scheme (actor, report, loso); applied to the clips it
+gives each clip its *part*: a Series ``clip_id -> "train" | "val" | "test"`` named ``part``.
 
 - ``report``: the report's stratified random split (``random_state=3``): 70/30 for baselines,
   70/15/15 for wav2vec2. The same actors appear in train and test, which flatters the score.
@@ -48,7 +49,7 @@ def report_split(clips: pd.DataFrame, test_size: float = 0.3, val_size: float = 
         parts[test] = "test"
     else:
         parts[rest] = "test"
-    return pd.Series(parts, index=clips.index, name="split")
+    return pd.Series(parts, index=clips.index, name="part")
 
 
 def actor_disjoint_split(clips: pd.DataFrame, test_size: float = 0.3, val_size: float = 0.0,
@@ -68,7 +69,7 @@ def actor_disjoint_split(clips: pd.DataFrame, test_size: float = 0.3, val_size: 
         test += order[:n_test]
         val += order[n_test:n_test + n_val]
     test, val = _at_least_one(speakers.index, test, val, val_size, rng)
-    parts = pd.Series("train", index=clips.index, name="split")
+    parts = pd.Series("train", index=clips.index, name="part")
     parts[clips["speaker"].isin(test).to_numpy()] = "test"
     parts[clips["speaker"].isin(val).to_numpy()] = "val"
     return parts

@@ -22,17 +22,20 @@ def test_svm_on_the_actor_split_end_to_end(corpus):
     run = run_baseline(spec, corpus)
     assert run.status == "finished"
     predictions = run.predictions()
-    assert list(predictions.columns[:4]) == ["clip_id", "split", "y_true", "y_pred"]
+    assert list(predictions.columns[:4]) == ["clip_id", "part", "y_true", "y_pred"]
     assert [c for c in predictions.columns if c.startswith("prob_")] == [f"prob_{e}" for e in EMOTIONS]
     np.testing.assert_allclose(predictions.filter(like="prob_").sum(axis=1), 1, atol=1e-4)
     clips = corpus.clips
-    train = set(clips.loc[predictions.query("split == 'train'").clip_id, "speaker"])
-    test = set(clips.loc[predictions.query("split == 'test'").clip_id, "speaker"])
+    train = set(clips.loc[predictions.query("part == 'train'").clip_id, "speaker"])
+    test = set(clips.loc[predictions.query("part == 'test'").clip_id, "speaker"])
     assert train and test and not train & test
-    tested = predictions.query("split == 'test'")
+    tested = predictions.query("part == 'test'")
     assert run.metrics["macro_f1"] == pytest.approx(f1_score(tested.y_true, tested.y_pred, average="macro"))
     assert run.metrics["clips"] == len(tested)
-    assert run.info["best_params"]["C"] in (0.1, 1)
+    candidates = run.info["cv"]["candidates"]
+    best = max(candidates, key=lambda c: (c["mean"], -candidates.index(c)))  # GridSearchCV's tie-break: first
+    assert run.info["best_params"] == best["params"] and best["rank"] == 1
+    assert "speaker-grouped" in run.info["cv"]["scheme"]
     assert len(run.info["cv"]["folds"]) == 4  # grouped folds: 4 training speakers
     assert run.info["spec"]["split"] == "actor" and run.info["corpus"]["synthetic"] is True
     model = joblib.load(run.path / "model.joblib")
@@ -47,18 +50,58 @@ def test_random_forest_on_the_report_split(corpus):
     spec = BaselineSpec(model="rf", split="report", grid="none", jobs=1)
     run = run_baseline(spec, corpus)
     predictions = run.predictions()
-    assert (predictions.split == "test").mean() == pytest.approx(0.3, abs=0.01)
+    assert (predictions.part == "test").mean() == pytest.approx(0.3, abs=0.01)
     assert run.info["best_params"] == {}
     assert len(run.info["cv"]["folds"]) == 5
+    assert run.info["cv"]["scheme"] == "5 stratified folds, shuffled with seed 3 (speakers appear in several folds)"
+
+
+def test_report_split_folds_are_shuffled_not_blocked_by_actor(corpus):
+    """Clips are sorted by id (actor first): unshuffled folds would each hold about one fifth of the
+    actors, i.e. be nearly speaker-independent, unlike the report's GridSearchCV over shuffled rows."""
+    from ser.baselines import _cv_splits
+
+    clips = corpus.clips.sort_index()
+    folds, _ = _cv_splits(BaselineSpec(split="report", seed=3), clips, clips.emotion.to_numpy(), grouped=False)
+    speakers = clips.speaker.nunique()
+    for _, held_out in folds:
+        assert clips.iloc[held_out].speaker.nunique() == speakers
+    again, _ = _cv_splits(BaselineSpec(split="report", seed=3), clips, clips.emotion.to_numpy(), grouped=False)
+    other, _ = _cv_splits(BaselineSpec(split="report", seed=4), clips, clips.emotion.to_numpy(), grouped=False)
+    assert all((a[1] == b[1]).all() for a, b in zip(folds, again))
+    assert any(len(a[1]) != len(b[1]) or (a[1] != b[1]).any() for a, b in zip(folds, other))
 
 
 def test_leave_one_speaker_out_predicts_every_clip_once(corpus):
     spec = BaselineSpec(model="svm", split="loso", grid="none", jobs=2)
     run = run_baseline(spec, corpus)
     predictions = run.predictions()
-    assert (predictions.split == "test").all()
+    assert (predictions.part == "test").all()
     assert sorted(predictions.clip_id) == sorted(corpus.clips.index)
-    assert run.info["split_info"]["folds"] == 6
+    assert run.info["split_info"]["folds"] == 6 and run.info["split_info"]["tuning"] == "global"
+
+
+def test_nested_leave_one_speaker_out_chooses_parameters_without_the_held_out_speaker(corpus, monkeypatch):
+    from ser import baselines
+
+    searched = []
+    original = baselines._search
+
+    def spy(spec, X, y, splits, *args):
+        searched.append(len(y))
+        return original(spec, X, y, splits, *args)
+
+    monkeypatch.setattr(baselines, "_search", spy)
+    spec = BaselineSpec(model="svm", split="loso", grid_override=SMALL_SVM_GRID, loso_tuning="nested", jobs=2)
+    run = run_baseline(spec, corpus)
+    clips = corpus.clips
+    per_speaker = clips.speaker.value_counts()
+    assert sorted(searched) == sorted(len(clips) - per_speaker.to_numpy())  # one search per speaker, without it
+    assert [row["speaker"] for row in run.info["cv"]["per_speaker"]] == sorted(per_speaker.index)
+    assert run.info["split_info"]["tuning"] == "nested" and "unbiased" in run.info["split_info"]["tuning_note"]
+    predictions = run.predictions()
+    assert sorted(predictions.clip_id) == sorted(clips.index) and (predictions.part == "test").all()
+    assert run.info["best_params"] in [row["params"] for row in run.info["cv"]["per_speaker"]]
 
 
 def test_progress_is_written_into_the_run(corpus):
@@ -76,11 +119,18 @@ def test_cancel_between_fits_marks_the_run_cancelled(corpus):
     assert not run.predictions_path.exists()
 
 
-@pytest.mark.parametrize("field, value", [("model", "knn"), ("split", "random"), ("grid", "huge"),
-                                          ("scoring", "auc"), ("cv_folds", 1)])
-def test_invalid_specs(field, value):
-    with pytest.raises(ConfigError):
+@pytest.mark.parametrize("field, value, message", [
+    ("model", "knn", "unknown model 'knn'"), ("split", "random", "unknown split 'random'"),
+    ("grid", "huge", "unknown grid 'huge'"), ("scoring", "auc", "unknown scoring 'auc'"),
+    ("cv_folds", 1, "at least 2 folds"), ("loso_tuning", "twice", "unknown loso_tuning 'twice'")])
+def test_invalid_specs(field, value, message):
+    with pytest.raises(ConfigError, match=message):
         BaselineSpec(**{field: value}).validate()
+
+
+def test_a_spec_from_json_refuses_unknown_keys():
+    with pytest.raises(ConfigError, match="unknown baseline parameter.*kernal"):
+        BaselineSpec.from_dict({"model": "svm", "kernal": "rbf"})
 
 
 def test_report_grid_sizes():

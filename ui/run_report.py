@@ -34,7 +34,8 @@ def show_run(run: Run, key: str) -> None:
     columns[3].metric("Test clips", f"{metrics.get('clips', 0):,}")
     split_info = info.get("split_info", {})
     if split_info:
-        st.caption("Split: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in split_info.items()))
+        st.caption("Split: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in split_info.items()
+                                         if k != "tuning_note"))
     _cross_validation(info, key)
     left, right = st.columns(2)
     with left:
@@ -52,7 +53,18 @@ def _cross_validation(info: dict, key: str) -> None:
         return
     best = info.get("best_params") or {}
     scoring = cv.get("scoring", "accuracy")
-    st.markdown(f"**Cross-validation on the training part** ({len(cv['folds'])} folds, {scoring}): mean "
+    split_info = info.get("split_info", {})
+    if split_info.get("tuning_note"):
+        st.markdown(f"**Leave-one-speaker-out, {split_info['tuning']} tuning**: {split_info['tuning_note']}.")
+    if "per_speaker" in cv:  # nested: one choice per held-out speaker
+        st.markdown(f"Cross-validation ({cv.get('scheme')}, {scoring}). The parameters chosen most often "
+                    f"({cv['best_params_share']:.0%} of speakers), used by the model kept for new clips: `{best}`")
+        chosen = pd.DataFrame(cv["per_speaker"])
+        chosen["params"] = chosen["params"].map(lambda p: ", ".join(f"{k}={v}" for k, v in p.items()))
+        st.dataframe(chosen, hide_index=True, key=f"{key}_per_speaker")
+        return
+    scheme = f"{cv['scheme']}, " if cv.get("scheme") else ""
+    st.markdown(f"**Cross-validation on the training part** ({scheme}{len(cv['folds'])} folds, {scoring}): mean "
                 f"{cv['mean']:.3f}; best parameters: `{best if best else 'the estimator defaults'}`")
     folds = pd.DataFrame({"fold": [f"fold {i + 1}" for i in range(len(cv["folds"]))], scoring: cv["folds"]})
     figure = px.bar(folds, x="fold", y=scoring, title="Best parameters, score per fold", range_y=[0, 1])

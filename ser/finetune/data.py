@@ -20,20 +20,21 @@ VAL_SIZE = 0.15  # 70/15/15, as the report's wav2vec2 split
 
 @dataclass
 class ClipParts:
-    """The clips that take part, their split and cropped length in samples, and those that failed."""
+    """The clips that take part, their part (train, val, test) and cropped length in samples, and those
+    that failed."""
 
-    clips: pd.DataFrame  # the readable clips, with columns ``split`` and ``samples``
+    clips: pd.DataFrame  # the readable clips, with columns ``part`` and ``samples``
     failed: list[dict]  # [{clip, problem}] clips that could not be decoded, left out before training
 
     def part(self, name: str) -> pd.DataFrame:
-        """One split, shortest clips first, so evaluation batches carry little padding."""
-        rows = self.clips[self.clips["split"] == name]
+        """One part, shortest clips first, so evaluation batches carry little padding."""
+        rows = self.clips[self.clips["part"] == name]
         return rows.sort_values("samples", kind="stable")
 
     def sizes(self) -> dict:
-        info = {name: int((self.clips["split"] == name).sum()) for name in ("train", "val", "test")}
+        info = {name: int((self.clips["part"] == name).sum()) for name in ("train", "val", "test")}
         for name in ("train", "val", "test"):
-            info[f"{name}_speakers"] = int(self.clips.loc[self.clips["split"] == name, "speaker"].nunique())
+            info[f"{name}_speakers"] = int(self.clips.loc[self.clips["part"] == name, "speaker"].nunique())
         return info
 
 
@@ -57,10 +58,10 @@ def prepare_clips(clips: pd.DataFrame, split: str, seed: int, max_seconds: float
         results = list(pool.map(_decoded_length, clips["path"].astype(str)))
     failed = [{"clip": clip, "problem": r} for clip, r in zip(clips.index, results) if isinstance(r, str)]
     readable = [not isinstance(r, str) for r in results]
-    table = clips.assign(split=parts.to_numpy())[readable].copy()
+    table = clips.assign(part=parts.to_numpy())[readable].copy()
     table["samples"] = [min(r, max_samples) for r in results if not isinstance(r, str)]
     for name in ("train", "val", "test"):
-        if (table["split"] == name).sum() == 0:
+        if (table["part"] == name).sum() == 0:
             raise ConfigError(f"no usable clips in the {name} part of the {split} split"
                               f"{' (see failed_clips)' if failed else ''}.", title="Too few clips")
     return ClipParts(table, failed)

@@ -77,15 +77,15 @@ def training_arguments(spec: FinetuneSpec, output_dir: Path, train_clips: int) -
 
 
 def validation_metrics(prediction) -> dict:
-    """macro-F1 (the metric that picks the best epoch), UAR and accuracy over the classes present."""
-    from sklearn.metrics import accuracy_score, f1_score, recall_score
+    """macro-F1 (the metric that picks the best epoch), UAR and accuracy, by ``ser.metrics`` (the same
+    definitions as every page), over the model's label indices."""
+    from ..metrics import headline
 
     logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-    y_pred, y_true = np.asarray(logits).argmax(-1), np.asarray(prediction.label_ids)
-    present = np.unique(y_true)
-    return {"macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
-            "uar": float(recall_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
-            "accuracy": float(accuracy_score(y_true, y_pred))}
+    logits = np.asarray(logits)
+    y_pred, y_true = logits.argmax(-1), np.asarray(prediction.label_ids)
+    classes = [str(i) for i in range(logits.shape[-1])]
+    return headline(y_true.astype(str), y_pred.astype(str), classes)
 
 
 def make_trainer(spec: FinetuneSpec, output_dir: Path, model, extractor, train: ClipDataset, val: ClipDataset,

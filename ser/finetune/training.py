@@ -18,7 +18,7 @@ from ..corpus import Corpus
 from ..errors import ConfigError, SerError
 from ..labels import emotion_order
 from ..metrics import classification_metrics
-from ..runs import Run, create_run, update_run
+from ..runs import Run, create_run, prediction_frame, update_run, write_predictions
 from .data import ClipDataset, ClipParts, prepare_clips, sample_clips
 from .spec import FinetuneSpec
 
@@ -79,7 +79,7 @@ def _fine_tune(spec, corpus, run, progress, should_stop, resume) -> dict | None:
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if tracker.cancelled:
         return None
-    _report(run, progress, "predicting the validation and test clips")
+    _report(run, progress, "predicting the training, validation and test clips")
     return _finish(run, trainer, parts, labels, spec)
 
 
@@ -96,10 +96,11 @@ def _load(spec: FinetuneSpec, labels: list[str]):
 
 
 def _finish(run: Run, trainer, parts: ClipParts, labels: list[str], spec: FinetuneSpec) -> dict:
-    """Predictions, metrics, the best model saved as safetensors; the checkpoints removed."""
-    predictions = pd.concat([_predict(trainer, parts, name, labels, spec) for name in ("val", "test")])
-    predictions.to_parquet(run.predictions_path)
-    test, val = (predictions[predictions["split"] == name] for name in ("test", "val"))
+    """Predictions of every clip (train, val and test: the one predictions contract), metrics, the best
+    model saved as safetensors; the checkpoints removed."""
+    predictions = write_predictions(run, [_predict(trainer, parts, name, labels, spec)
+                                          for name in ("train", "val", "test")])
+    test, val = (predictions[predictions["part"] == name] for name in ("test", "val"))
     metrics = classification_metrics(test["y_true"], test["y_pred"], labels=labels)
     val_metrics = classification_metrics(val["y_true"], val["y_pred"], labels=labels)
     trainer.model.save_pretrained(run.path / "model")
@@ -115,20 +116,18 @@ def _finish(run: Run, trainer, parts: ClipParts, labels: list[str], spec: Finetu
 
 
 def _predict(trainer, parts: ClipParts, name: str, labels: list[str], spec: FinetuneSpec) -> pd.DataFrame:
+    """The clips of one part through the best model, in order (training clips too, without the random
+    crop that training uses, so their predictions are what the model says of the whole clip)."""
     rows = parts.part(name)
-    logits = trainer.predict(_dataset(parts, name, labels, spec)).predictions
+    logits = trainer.predict(_dataset(parts, name, labels, spec, augment=False)).predictions
     logits = np.asarray(logits[0] if isinstance(logits, tuple) else logits, dtype=np.float64)
     probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
-    frame = pd.DataFrame({"clip_id": rows.index.to_numpy(), "split": name, "y_true": rows["emotion"].to_numpy(),
-                          "y_pred": np.asarray(labels)[probabilities.argmax(axis=1)]})
-    for i, code in enumerate(labels):
-        frame[f"prob_{code}"] = probabilities[:, i].astype(np.float32)
-    return frame
+    return prediction_frame(rows, name, np.asarray(labels)[probabilities.argmax(axis=1)], probabilities, labels)
 
 
-def _dataset(parts: ClipParts, name: str, labels: list[str], spec: FinetuneSpec) -> ClipDataset:
-    return ClipDataset(parts.part(name), labels, spec.max_seconds, train=name == "train")
+def _dataset(parts: ClipParts, name: str, labels: list[str], spec: FinetuneSpec, augment: bool = True) -> ClipDataset:
+    return ClipDataset(parts.part(name), labels, spec.max_seconds, train=augment and name == "train")
 
 
 # ---------------------------------------------------------------- checkpoints

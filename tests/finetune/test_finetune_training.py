@@ -21,9 +21,12 @@ def test_a_run_finishes_with_history_predictions_metrics_and_model(demo_corpus, 
 
     predictions = run.predictions()
     labels = ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"]
-    assert list(predictions.columns) == ["clip_id", "split", "y_true", "y_pred", *[f"prob_{e}" for e in labels]]
-    test = predictions[predictions["split"] == "test"]
-    assert len(test) == info["split_info"]["test"] and set(predictions["split"]) == {"val", "test"}
+    assert list(predictions.columns) == ["clip_id", "part", "y_true", "y_pred", *[f"prob_{e}" for e in labels]]
+    test = predictions[predictions["part"] == "test"]
+    assert len(test) == info["split_info"]["test"] and set(predictions["part"]) == {"train", "val", "test"}
+    for part in ("train", "val"):  # every clip the run used, once, with its part
+        assert (predictions["part"] == part).sum() == info["split_info"][part]
+    assert predictions["clip_id"].is_unique
     probabilities = test[[f"prob_{e}" for e in labels]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
     assert (test["y_pred"].to_numpy() == np.asarray(labels)[probabilities.argmax(axis=1)]).all()
