@@ -8,6 +8,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 import plotly.graph_objects as go
 
+from ser.finetune.lr_search import SCHEDULES
 from ser.runs import Run
 
 
@@ -46,11 +47,16 @@ def live_status(run: Run) -> str:
 
 
 def search_chart(run: Run, key: str) -> None:
+    st.caption(f"Schedule: {schedule_text(run)}.")
     rounds = pd.DataFrame(run.info.get("rounds") or [])
     if rounds.empty:
         st.caption("No candidate finished yet.")
         return
-    rounds["round"] = rounds["round"].astype(str)
+    if "epochs" in rounds:  # Algorithm 1 trains each round longer: 5, 10, 15 epochs
+        rounds["round"] = [f"{r} ({e:.0f} epochs)" if pd.notna(e) else str(r)
+                           for r, e in zip(rounds["round"], rounds["epochs"])]
+    else:
+        rounds["round"] = rounds["round"].astype(str)
     figure = px.scatter(rounds, x="lr", y="score", color="round", log_x=True, hover_data=["run_id"],
                         labels={"lr": "learning rate", "score": "validation macro-F1"},
                         title="Learning-rate search: each round's candidates")
@@ -62,6 +68,11 @@ def search_chart(run: Run, key: str) -> None:
     figure.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10))
     st.plotly_chart(figure, key=f"{key}_search")
     st.dataframe(rounds, hide_index=True, key=f"{key}_rounds")
+
+
+def schedule_text(run: Run) -> str:
+    """The search's schedule in words, as run.json records it; a run from before the choice was the variant."""
+    return run.info.get("algorithm") or SCHEDULES["fixed"]
 
 
 def comparison_table(runs: list[Run]) -> pd.DataFrame:

@@ -4,6 +4,7 @@ import pytest
 
 from ser.errors import ConfigError
 from ser.finetune import run_lr_search
+from ser.metrics import classification_metrics
 from ser.runs import list_runs, load_run, update_run
 
 
@@ -109,8 +110,9 @@ class StubTraining:
             update_run(run, status="running", spec=spec.to_dict())  # the child is left unfinished
             raise WorkerDied(f"worker died while training lr {spec.learning_rate:.6g}")
         value = self.score(spec.learning_rate, spec.epochs)
+        report = classification_metrics(["ANG", "SAD", "NEU"], ["ANG", "NEU", "NEU"])  # a page can show it
         return update_run(run, status="finished", spec=spec.to_dict(), best={"val_macro_f1": value},
-                          metrics={"macro_f1": value, "uar": value, "accuracy": value})
+                          metrics={**report, "macro_f1": value, "uar": value, "accuracy": value})
 
 
 @pytest.fixture
@@ -235,3 +237,43 @@ def test_algorithm1_resumed_reuses_finished_candidates_and_continues_the_retrain
     assert not any(resume for *_, resume in calls[1:])
     assert info["rounds"][4]["run_id"] == dead and info["rounds"][4]["epochs"] == 10
     assert len(list_runs(kind="wav2vec2")) == 9
+
+
+def test_the_page_queues_the_chosen_schedule_and_says_what_the_reports_score_measured(
+        monkeypatch, small_demo, demo_corpus, tiny_spec, stub_training):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from ser import jobs
+
+    stub_training(peaked_at_1_5e_4)
+    done = run_lr_search(tiny_spec(), demo_corpus, init_lr=1e-4, epochs_per_round=5, max_rounds=2)
+    monkeypatch.setattr(jobs, "_queue", lambda run: run)  # queued, never picked up by a worker
+    monkeypatch.setenv("SER_DATA", str(small_demo))
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)
+    app = AppTest.from_file(str(root / "app.py"), default_timeout=180)
+    app.run()
+    app.switch_page("app_pages/finetune.py").run()
+    assert not app.exception, app.exception
+    [note] = [c.value for c in app.caption if "0.7932" in c.value]
+    assert "validation" in note and "same actors appear in training" in note and "32 × 4" in note
+    assert not any("0.79 " in m.value or "0.79." in m.value for m in app.markdown)
+
+    app.selectbox(key="ft_open_run").set_value(done.run_id).run()
+    assert any("Schedule: the report's Algorithm 1" in c.value for c in app.caption)
+    table = next(f.value for f in app.dataframe if "score" in f.value.columns)
+    assert list(table["round"]) == ["1 (5 epochs)"] * 3 + ["2 (10 epochs)"] * 3
+
+    app.toggle(key="ft_search").set_value(True)
+    app.selectbox(key="ft_schedule").set_value("fixed")
+    app.number_input(key="ft_epochs_per_round").set_value(2)
+    app.number_input(key="ft_max_rounds").set_value(3)
+    app.button(key="ft_start").click().run()
+    assert not app.exception, app.exception
+    [queued] = [r for r in list_runs(kind="lr-search") if r.run_id != done.run_id]
+    assert queued.status == "queued"
+    assert queued.info["search"] == {"init_lr": 1e-4, "factor": 0.5, "epochs_per_round": 2, "max_rounds": 3,
+                                     "schedule": "fixed"}
+    assert any("Schedule: a cheaper variant of the report's Algorithm 1" in c.value for c in app.caption)
