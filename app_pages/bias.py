@@ -6,7 +6,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from ser.bias import FILTER_COLUMNS, GROUPINGS, confusion, filter_frame
+from ser.bias import FILTER_COLUMNS, GROUPINGS, confusion, filter_frame, gap_verdict
 from ser.errors import SerError
 from ser.runs import list_runs
 from ui import cached
@@ -18,7 +18,9 @@ from ui.state import show_error
 corpus_sidebar()
 st.title("Bias: for whom does it work?")
 st.markdown("Pick a run: its predictions are joined with its corpus' metadata. Every macro-F1 below carries its "
-            "number of clips and a 95% bootstrap interval; where intervals overlap, a difference may be noise.")
+            "number of clips, its number of actors and a 95% interval from a bootstrap that resamples **actors with "
+            "all their clips** (clips of one voice are not independent). A group with fewer than 5 actors keeps its "
+            "number but describes those people, not a population, and takes no part in the verdict on gaps.")
 
 runs = [run for run in list_runs() if run.status == "finished" and run.predictions_path.exists()]
 if not runs:
@@ -30,16 +32,21 @@ run_id = columns[0].selectbox("Run", ids, key="bias_run",
                               format_func=lambda i: next(r.label() for r in runs if r.run_id == i))
 run = next(r for r in runs if r.run_id == run_id)
 stamp = run.predictions_path.stat().st_mtime_ns
-splits = sorted(pd.read_parquet(run.predictions_path, columns=["split"])["split"].unique(),
-                key=lambda s: {"test": 0, "val": 1, "train": 2}.get(s, 3))
-split = columns[1].selectbox("Split", splits, key="bias_split")
-n_boot = columns[2].selectbox("Bootstrap samples", [100, 200, 500, 1000], key="bias_boot")
+try:
+    parts = run.parts()
+except SerError as exc:
+    show_error(exc)
+    st.stop()
+part = columns[1].selectbox("Part", parts, key="bias_part", help=f"Which part of the run's {run.info.get('spec', {}).get('split', '')} "
+                            "split to analyse: test (held out) by default.")
+n_boot = columns[2].selectbox("Replicates", [1000, 2000, 5000], key="bias_boot",
+                              help="Bootstrap replicates for the intervals, and shuffles for the permutation test.")
 if run.info.get("corpus", {}).get("synthetic"):
     st.warning("This run was trained on the synthetic demo corpus: group differences here are properties of the "
                "generator, not of people.", icon=":material/science:")
 try:
-    frame = cached.analysis(run.run_id, split, stamp)
-    overall = cached.group_report(run.run_id, split, "sex", n_boot, stamp, frame).overall
+    frame = cached.analysis(run.run_id, part, stamp)
+    overall = cached.group_report(run.run_id, part, "sex", n_boot, stamp, frame).overall
 except SerError as exc:
     show_error(exc)
     st.stop()
@@ -47,36 +54,31 @@ except SerError as exc:
 metric_columns = st.columns(4)
 for slot, (name, label) in zip(metric_columns, [("macro_f1", "Macro-F1"), ("uar", "UAR"), ("accuracy", "Accuracy")]):
     low, high = overall[name]["ci"]
-    slot.metric(label, f"{overall[name]['value']:.3f}", help="95% bootstrap interval",
+    slot.metric(label, f"{overall[name]['value']:.3f}", help="95% interval: actors resampled with their clips",
                 delta=f"[{low:.3f}, {high:.3f}]" if low is not None else None, delta_color="off", delta_arrow="off")
-metric_columns[3].metric("Clips", f"{len(frame):,}")
+metric_columns[3].metric("Clips", f"{len(frame):,}", delta=f"{frame['speaker'].nunique()} actors", delta_color="off",
+                         delta_arrow="off")
 
 by_tab, actor_tab, confusion_tab, crowd_tab, tree_tab = st.tabs(
     ["By group", "Actors", "Confusion by demographics", "Crowd vs model", "Why errors happen"])
 
 
 def group_chart(table: pd.DataFrame, overall_f1: float) -> go.Figure:
+    """Each group's macro-F1 with its interval, worst at the bottom; groups with too few actors in grey."""
     shown = table.sort_values("macro_f1")
+    colours = ["#3b5bdb" if eligible else "#adb5bd" for eligible in shown["eligible"]]
+    labels = [f"{group} ({actors} actors)" for group, actors in zip(shown["group"], shown["actors"])]
     figure = go.Figure(go.Scatter(
-        x=shown["macro_f1"], y=shown["group"], mode="markers", marker=dict(size=9, color="#3b5bdb"),
+        x=shown["macro_f1"], y=labels, mode="markers", marker=dict(size=9, color=colours),
         error_x=dict(type="data", symmetric=False, array=shown["ci_high"] - shown["macro_f1"],
                      arrayminus=shown["macro_f1"] - shown["ci_low"]),
-        customdata=shown["support"], hovertemplate="%{y}<br>macro-F1 %{x:.3f}<br>%{customdata} clips<extra></extra>"))
+        customdata=shown[["support", "actors"]].to_numpy(),
+        hovertemplate="%{y}<br>macro-F1 %{x:.3f}<br>%{customdata[0]} clips, %{customdata[1]} actors<extra></extra>"))
     figure.add_vline(x=overall_f1, line_dash="dot", annotation_text="overall")
     figure.update_layout(height=max(260, 26 * len(shown) + 80), margin=dict(l=10, r=10, t=20, b=10),
-                         xaxis_title="macro-F1 with 95% interval", xaxis_range=[0, 1])
+                         xaxis_title="macro-F1 with 95% interval (grey: fewer than 5 actors)", xaxis_range=[0, 1],
+                         yaxis_type="category")
     return figure
-
-
-def gap_sentence(gap: dict) -> str:
-    if not gap:
-        return "Only one group: no gap to measure."
-    text = f"Gap between the best group (**{gap['best']}**) and the worst (**{gap['worst']}**): {gap['gap']:.3f}"
-    if gap["ci"][0] is None:
-        return text + "."
-    verdict = ("the interval excludes 0, so the gap is **distinguishable from noise**" if gap["distinguishable"]
-               else "the interval includes 0, so the gap **may be noise**")
-    return text + f", 95% interval [{gap['ci'][0]:.3f}, {gap['ci'][1]:.3f}]: {verdict}."
 
 
 with by_tab:
@@ -84,15 +86,17 @@ with by_tab:
     by = choice[0].selectbox("Group by", list(GROUPINGS), index=list(GROUPINGS).index("sex"), key="bias_by")
     second = choice[1].selectbox("Intersect with", ["(none)"] + [g for g in GROUPINGS if g != by], key="bias_by2")
     grouping = by if second == "(none)" else [by, second]
-    report = cached.group_report(run.run_id, split, grouping, n_boot, stamp, frame)
+    report = cached.group_report(run.run_id, part, grouping, n_boot, stamp, frame)
     st.plotly_chart(group_chart(report.groups, overall["macro_f1"]["value"]), key="bias_group_chart")
-    st.markdown(gap_sentence(report.gap))
-    st.dataframe(report.groups.round(3), hide_index=True, key="bias_group_table")
+    st.markdown(gap_verdict(report.gap))
+    shown = report.groups.round(3).assign(eligible=lambda t: t["eligible"].map({True: "yes", False: "too few actors"}))
+    st.dataframe(shown.rename(columns={"support": "clips", "eligible": "in the verdict"}), hide_index=True,
+                 key="bias_group_table")
     st.download_button("Download this table (CSV)", report.groups.to_csv(index=False), file_name=f"{run.run_id}-by-"
                        f"{'-'.join(grouping) if isinstance(grouping, list) else grouping}.csv", key="bias_group_csv")
 
 with actor_tab:
-    actors = cached.group_report(run.run_id, split, "actor", n_boot, stamp, frame).groups
+    actors = cached.group_report(run.run_id, part, "actor", n_boot, stamp, frame).groups
     ordered = actors.sort_values("macro_f1")
     figure = px.bar(ordered, x="group", y="macro_f1", text="support", hover_data=["ci_low", "ci_high"],
                     labels={"group": "actor", "macro_f1": "macro-F1"}, title="Actors sorted by macro-F1 (bar label: clips)")
@@ -125,10 +129,10 @@ with confusion_tab:
         else:
             right.info("This corpus has no crowd votes to compare with.")
         st.download_button("Download these predictions (CSV)", chosen.drop(columns=["path"], errors="ignore").to_csv(),
-                           file_name=f"{run.run_id}-{split}-filtered.csv", key="bias_predictions_csv")
+                           file_name=f"{run.run_id}-{part}-filtered.csv", key="bias_predictions_csv")
 
 with crowd_tab:
-    table = cached.group_report(run.run_id, split, st.session_state.get("bias_by", "sex"), n_boot, stamp, frame).groups
+    table = cached.group_report(run.run_id, part, st.session_state.get("bias_by", "sex"), n_boot, stamp, frame).groups
     if "crowd_macro_f1" not in table:
         st.info("This corpus has no crowd votes: there is no human baseline to put beside the model.")
     else:
@@ -144,13 +148,16 @@ with crowd_tab:
 with tree_tab:
     depth = st.slider("Tree depth", 1, 6, 3, key="bias_depth")
     try:
-        tree, dot = cached.error_tree(run.run_id, split, depth, stamp, frame)
+        tree, dot = cached.error_tree(run.run_id, part, depth, stamp, frame)
     except SerError as exc:
         show_error(exc)
     else:
-        st.markdown(f"A decision tree predicts from metadata whether the model got a clip right. On held-out clips "
-                    f"it is right **{tree.heldout_accuracy:.1%}** of the time; always guessing the more common outcome "
-                    f"would be right **{tree.majority_rate:.1%}**.")
+        st.markdown(f"A decision tree predicts from metadata whether the model got a clip right. It is fitted on the "
+                    f"clips of 70% of the actors and scored on the other {tree.heldout_actors} actors' clips, so it "
+                    f"cannot simply memorise actors. On those it is right **{tree.heldout_accuracy:.1%}** of the time; "
+                    f"always guessing the more common outcome would be right **{tree.majority_rate:.1%}**.")
+        for note in tree.notes:
+            st.caption(note)
         if not tree.explains_something:
             st.warning("The tree does no better than guessing the majority: the metadata does not explain the "
                        "errors, so do not read meaning into its branches.")

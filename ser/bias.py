@@ -226,6 +226,31 @@ def gap_test(clips: uncertainty.GroupedClips, names: list[str], macro_f1: np.nda
     return result
 
 
+def gap_verdict(gap: dict) -> str:
+    """One paragraph about the largest gap that agrees with the numbers it prints (the page and the CLI
+    both use it). The verdict comes from the permutation p-value; the interval is simultaneous over every
+    pair of eligible groups, so it may be read for the named pair although that pair was chosen by the data."""
+    if not gap or gap.get("compared", 0) < 2:
+        return ("Fewer than two groups with enough speakers (at least 5 actors each; grouped by actor, at least "
+                "10 clips each), so there is no verdict on differences between groups.")
+    text = (f"Largest gap among the {gap['compared']} groups with enough speakers: {gap['best']} minus "
+            f"{gap['worst']} = {gap['gap']:.3f} macro-F1")
+    if gap.get("p_value") is None:
+        return text + " (no replicates were drawn, so no interval or test)."
+    low, high = gap["ci"]
+    text += (f", 95% interval [{low:.3f}, {high:.3f}] (simultaneous over all pairs of these groups). "
+             f"Permutation test ({gap['shuffle']}, {gap['replicates']:,} shuffles; the largest gap is re-chosen in "
+             f"each, which corrects for the number of groups): p = {gap['p_value']:.3f}. ")
+    if gap["distinguishable"]:
+        text += "The groups differ by more than chance would explain."
+    else:
+        text += "A gap this large is not unusual when the groups do not differ: no evidence that they do."
+    if gap["distinguishable"] != (low > 0 or high < 0):
+        text += (" (The interval and the test are computed differently and disagree at the margin here: treat the "
+                 "evidence as borderline.)")
+    return text
+
+
 def shuffle_description(clips: uncertainty.GroupedClips) -> str:
     if clips.by_actor:
         return "clips shuffled between actors, within each true emotion"

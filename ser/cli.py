@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--features", default="mfcc13", help="mfcc13 (default), mfcc-stats or egemaps")
     baseline.add_argument("--split", default="actor", choices=["actor", "report", "loso"],
                           help="actor-disjoint (default), the report's random split, or leave-one-speaker-out")
+    baseline.add_argument("--loso-tuning", default="global", choices=["global", "nested"],
+                          help="with --split loso: choose parameters once over all speakers (default) or again "
+                               "without each held-out speaker (nested, unbiased, one grid search per speaker)")
     baseline.add_argument("--grid", default="report", choices=["report", "none"],
                           help="the report's grid (default) or the estimator's defaults")
     baseline.add_argument("--scoring", default="accuracy", choices=["accuracy", "f1_macro"],
@@ -77,14 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=cmd_runs)
 
-    bias = commands.add_parser("bias", help="a run's macro-F1 by group, with bootstrap intervals")
+    bias = commands.add_parser("bias", help="a run's macro-F1 by group, with speaker-level intervals and a gap test")
     bias.add_argument("--run", required=True, dest="run_id")
     bias.add_argument("--by", required=True, help="actor, race, ethnicity, sex, age band, sentence, intensity, "
                                                   "duration band; two joined by '+' for intersections (sex+race)")
     bias.add_argument("--filter", action="append", default=[], metavar="COL=VAL",
                       help="keep clips whose COL is VAL (repeatable; VAL may be a comma-separated list)")
-    bias.add_argument("--split", default="test")
-    bias.add_argument("--boot", type=int, default=100, help="bootstrap samples for the intervals")
+    bias.add_argument("--part", default="test", choices=["test", "val", "train"],
+                      help="which part of the run's split to analyse (default: test)")
+    bias.add_argument("--boot", type=int, default=1000,
+                      help="bootstrap replicates for the intervals and shuffles for the gap test (default 1000)")
     bias.add_argument("--json", action="store_true")
     bias.set_defaults(handler=cmd_bias)
 
@@ -201,13 +206,14 @@ def cmd_baseline(args) -> int:
     from .baselines import BaselineSpec, run_baseline
 
     spec = BaselineSpec(model=args.model, features=args.features, split=args.split, grid=args.grid,
-                        scoring=args.scoring, seed=args.seed, jobs=args.jobs).validate()
+                        scoring=args.scoring, seed=args.seed, jobs=args.jobs, loso_tuning=args.loso_tuning).validate()
     corpus = _load(args)
     run = run_baseline(spec, corpus, progress=lambda done, total, message: _print_progress(message, done, total))
     metrics = {k: run.metrics.get(k) for k in ("accuracy", "macro_f1", "uar")}
     payload = {"run_id": run.run_id, "status": run.status, "split": spec.split, "metrics": metrics,
-               "best_params": run.info.get("best_params"), "cv": {"folds": run.info["cv"]["folds"],
-                                                                  "scoring": spec.scoring},
+               "best_params": run.info.get("best_params"),
+               "cv": {"folds": run.info["cv"].get("folds"), "scoring": spec.scoring,
+                      "scheme": run.info["cv"].get("scheme")},
                "corpus": corpus.name, "synthetic": corpus.synthetic}
     lines = [f"run {run.run_id}: {run.status}",
              f"{spec.model} on {spec.features}, split {spec.split}: macro-F1 {metrics['macro_f1']:.3f}, "
@@ -242,7 +248,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_bias(args) -> int:
-    from .bias import analysis_frame, cached_group_report, filter_frame
+    from .bias import analysis_frame, cached_group_report, filter_frame, gap_verdict
     from .corpus import load_corpus
     from .errors import ConfigError
     from .runs import load_run
@@ -255,28 +261,26 @@ def cmd_bias(args) -> int:
             raise ConfigError(f"--filter {item!r} is not COL=VAL.", title="Invalid filter")
         column, value = item.split("=", 1)
         filters.setdefault(column.strip(), []).extend(v.strip() for v in value.split(","))
-    frame = filter_frame(analysis_frame(run, corpus.clips, args.split), filters)
+    frame = filter_frame(analysis_frame(run, corpus.clips, args.part), filters)
     by = [part.strip() for part in args.by.split("+")] if "+" in args.by else args.by
-    report = cached_group_report(run, frame, by, args.split, n_boot=args.boot) if not filters else None
+    report = cached_group_report(run, frame, by, args.part, n_boot=args.boot) if not filters else None
     if report is None:
         from .bias import group_report
 
         report = group_report(frame, by, n_boot=args.boot)
-    payload = {"run_id": run.run_id, "split": args.split, "filters": filters, "clips": int(len(frame)),
+    payload = {"run_id": run.run_id, "part": args.part, "filters": filters, "clips": int(len(frame)),
                **report.to_json()}
     overall = payload["overall"]
-    lines = [f"run {run.run_id}, {args.split} split, {len(frame)} clips: macro-F1 {overall['macro_f1']:.3f} "
-             f"[{overall['ci'][0]:.3f}, {overall['ci'][1]:.3f}]" if overall["ci"][0] is not None else
-             f"run {run.run_id}: macro-F1 {overall['macro_f1']:.3f}"]
+    interval = f" [{overall['ci'][0]:.3f}, {overall['ci'][1]:.3f}]" if overall["ci"][0] is not None else ""
+    lines = [f"run {run.run_id}, {args.part} part, {len(frame)} clips of {overall['actors']} actors: "
+             f"macro-F1 {overall['macro_f1']:.3f}{interval}"]
     for group in payload["groups"]:
         ci = group["ci"]
         interval = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None else ""
-        lines.append(f"  {group['group']:<28} n={group['support']:<5} macro-F1 {group['macro_f1']:.3f}{interval}")
-    gap = payload["gap"]
-    if gap and gap.get("ci", [None])[0] is not None:
-        verdict = "distinguishable from noise" if gap["distinguishable"] else "not distinguishable from noise"
-        lines.append(f"gap {gap['best']} - {gap['worst']}: {gap['gap']:.3f} [{gap['ci'][0]:.3f}, {gap['ci'][1]:.3f}], "
-                     f"{verdict}")
+        flag = "" if group["eligible"] else "  (too few speakers to generalise)"
+        lines.append(f"  {group['group']:<28} clips {group['support']:<5} actors {group['actors']:<3} "
+                     f"macro-F1 {group['macro_f1']:.3f}{interval}{flag}")
+    lines.append(gap_verdict(payload["gap"]))
     _emit(args, payload, lines)
     return 0
 

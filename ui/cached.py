@@ -25,25 +25,25 @@ def umap(features: pd.DataFrame, n_neighbors: int, min_dist: float) -> pd.DataFr
 
 
 @st.cache_data(show_spinner="Joining the run's predictions with its clips…", max_entries=8)
-def analysis(run_id: str, split: str, stamp: int) -> pd.DataFrame:
+def analysis(run_id: str, part: str, stamp: int) -> pd.DataFrame:
     from ser.bias import analysis_frame
     from ser.corpus import load_corpus
     from ser.runs import load_run
 
     run = load_run(run_id)
-    return analysis_frame(run, load_corpus(run.info["corpus"]["source"]).clips, split)
+    return analysis_frame(run, load_corpus(run.info["corpus"]["source"]).clips, part)
 
 
-@st.cache_data(show_spinner="Bootstrapping the intervals (once per run and grouping)…", max_entries=64)
-def group_report(run_id: str, split: str, by, n_boot: int, stamp: int, _frame: pd.DataFrame):
+@st.cache_data(show_spinner="Resampling actors for the intervals and shuffling for the gap test…", max_entries=64)
+def group_report(run_id: str, part: str, by, n_boot: int, stamp: int, _frame: pd.DataFrame):
     from ser.bias import cached_group_report
     from ser.runs import load_run
 
-    return cached_group_report(load_run(run_id), _frame, by, split, n_boot=n_boot)
+    return cached_group_report(load_run(run_id), _frame, by, part, n_boot=n_boot)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def error_tree(run_id: str, split: str, depth: int, stamp: int, _frame: pd.DataFrame):
+def error_tree(run_id: str, part: str, depth: int, stamp: int, _frame: pd.DataFrame):
     from ser.bias import error_tree as build, tree_dot
 
     tree = build(_frame, depth)

@@ -73,6 +73,7 @@ def test_baseline_then_runs(small_demo):
     done = ser("baseline", "--data", small_demo, "--model", "svm", "--grid", "none", "--jobs", "1", "--json")
     result = json.loads(done.stdout)
     assert result["status"] == "finished" and result["split"] == "actor"
+    assert "speaker-grouped" in result["cv"]["scheme"]
     assert set(result["metrics"]) == {"accuracy", "macro_f1", "uar"}
     assert 0 <= result["metrics"]["macro_f1"] <= 1 and result["best_params"] == {}
     listed = json.loads(ser("runs", "--json").stdout)["runs"]
@@ -89,17 +90,25 @@ def test_baseline_report_split_with_a_small_corpus_error(crema_folder):
 
 
 def test_bias_json_matches_the_engine(small_demo):
+    from ser.bias import analysis_frame, group_report
+    from ser.corpus import load_corpus
+    from ser.runs import load_run
+
     run_id = json.loads(ser("baseline", "--data", small_demo, "--model", "rf", "--grid", "none", "--jobs", "1",
                             "--json").stdout)["run_id"]
     result = json.loads(ser("bias", "--run", run_id, "--by", "sex", "--boot", "50", "--json").stdout)
-    assert result["by"] == "sex" and {g["group"] for g in result["groups"]} == {"Male", "Female"}
-    assert sum(g["support"] for g in result["groups"]) == result["clips"]
-    for group in result["groups"]:
-        assert group["ci"][0] <= group["macro_f1"] <= group["ci"][1]
-    assert result["overall"]["ci"][0] <= result["overall"]["macro_f1"] <= result["overall"]["ci"][1]
+    assert result["by"] == "sex" and result["part"] == "test"
+    frame = analysis_frame(load_run(run_id), load_corpus(small_demo).clips, "test")
+    engine = group_report(frame, "sex", n_boot=50).to_json()
+    assert result["groups"] == engine["groups"] and result["gap"] == engine["gap"]
+    assert result["overall"] == engine["overall"]
+    assert {g["group"] for g in result["groups"]} == set(frame["sex"])
+    assert all(set(g) >= {"support", "actors", "eligible", "ci", "crowd_macro_f1"} for g in result["groups"])
+    assert set(result["gap"]) >= {"best", "worst", "gap", "ci", "p_value", "distinguishable"}
     filtered = json.loads(ser("bias", "--run", run_id, "--by", "sex+age band", "--filter", "sex=Female",
                               "--boot", "0", "--json").stdout)
-    assert all(g["group"].startswith("Female × ") for g in filtered["groups"])
-    assert "distinguishable" in ser("bias", "--run", run_id, "--by", "sex", "--boot", "50").stdout
+    assert filtered["groups"] and all(g["group"].startswith("Female × ") for g in filtered["groups"])
+    text = ser("bias", "--run", run_id, "--by", "sex", "--boot", "50").stdout
+    assert "Fewer than two groups with enough speakers" in text  # a 6-actor demo: 2 test actors per sex
     missing = ser("bias", "--run", "nope", "--by", "sex", check=False)
     assert missing.returncode != 0 and "Run not found" in missing.stderr
