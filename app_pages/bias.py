@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ser.bias import FILTER_COLUMNS, GROUPINGS, confusion, filter_frame, gap_verdict
-from ser.errors import SerError
+from ser.errors import NotEnoughData, SerError
 from ser.runs import list_runs
 from ui import cached
 from ui.charts import confusion_heatmap
@@ -149,6 +149,8 @@ with tree_tab:
     depth = st.slider("Tree depth", 1, 6, 3, key="bias_depth")
     try:
         tree, dot = cached.error_tree(run.run_id, part, depth, stamp, frame)
+    except NotEnoughData as exc:
+        st.info(f"**{exc.title}**: {exc.detail}")
     except SerError as exc:
         show_error(exc)
     else:

@@ -1,11 +1,13 @@
 """Responsiveness of the bias drill-down on a CREMA-D-sized run: 7,462 predictions of a 91-actor
-generated corpus (CREMA-D has 7,442 clips of 91 actors). Measures the cold bootstrap per grouping
-(once per run, cached on disk) and the warm cost of filtering and regrouping, in the engine and as a
-page rerun through streamlit's AppTest.
+generated corpus (CREMA-D has 7,442 clips of 91 actors). Measures the cold statistics per grouping
+(speaker-level bootstrap and permutation test with 1,000 replicates each; computed once per run,
+part and grouping, then cached on disk) and the warm cost of filtering and regrouping, in the engine
+and as a page rerun through streamlit's AppTest.
 
-    .venv/bin/python benchmarks/bias.py [--boot 100] [--out benchmarks/results/bias.json]
+    .venv/bin/python benchmarks/bias.py [--boot 1000] [--out benchmarks/results/bias.json]
 
-Target (issue 5): filtering and regrouping under 1 s warm.
+Targets: any grouping with 1,000 replicates under 1 s cold on 2 cores (issue 10); filtering and
+regrouping under 1 s warm (issue 5).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from machine import machine  # noqa: E402
 
@@ -33,7 +34,7 @@ GROUPINGS = ["actor", "sex", "race", "ethnicity", "age band", "sentence", "inten
 def fake_run(corpus, seed=0):
     """A finished run whose predictions are right about half the time, more for some actors."""
     from ser.labels import EMOTIONS
-    from ser.runs import create_run, update_run
+    from ser.runs import create_run, prediction_frame, update_run, write_predictions
 
     rng = np.random.default_rng(seed)
     clips = corpus.clips
@@ -41,8 +42,7 @@ def fake_run(corpus, seed=0):
     right = rng.random(len(clips)) < skill.to_numpy()
     guess = np.where(right, clips["emotion"], rng.choice(EMOTIONS, len(clips)))
     run = create_run("baseline", {"model": "benchmark"}, {"source": str(corpus.source), "synthetic": True})
-    pd.DataFrame({"clip_id": clips.index, "split": "test", "y_true": clips["emotion"].to_numpy(),
-                  "y_pred": guess}).to_parquet(run.predictions_path)
+    write_predictions(run, [prediction_frame(clips, "test", guess)])
     return update_run(run, status="finished", metrics={"macro_f1": 0.5, "uar": 0.5, "accuracy": 0.5,
                                                        "clips": len(clips)})
 
@@ -55,7 +55,7 @@ def timed(function):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--boot", type=int, default=100)
+    parser.add_argument("--boot", type=int, default=1000)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "bias.json"))
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="ser-bench-bias-"))
@@ -96,12 +96,12 @@ def main() -> None:
         "benchmark": "bias/drill-down", "predictions": int(len(frame)), "actors": 91, "n_boot": args.boot,
         "corpus": "synthetic demo corpus, 91 actors (CREMA-D-sized), predictions simulated",
         "join_s": round(join_s, 3),
-        "cold_bootstrap_s": {k: round(v, 2) for k, v in cold.items()},
+        "cold_statistics_s": {k: round(v, 3) for k, v in cold.items()},
         "warm_regroup_engine_s": {k: round(v, 4) for k, v in warm.items()},
         "warm_filter_confusion_engine_s": round(filter_s, 4),
         "warm_page_rerun_s": {k: round(v, 3) for k, v in page.items()},
-        "target_warm_s": 1.0,
-        "met": max(page.values()) < 1.0 and max(warm.values()) < 1.0,
+        "target_warm_s": 1.0, "target_cold_s": 1.0,
+        "met": max(page.values()) < 1.0 and max(warm.values()) < 1.0 and max(cold.values()) < 1.0,
         "machine": machine(), "measured": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ import pandas as pd
 from . import config, uncertainty
 from .corpus_report import age_band
 from .crowd import plurality_vote
-from .errors import ConfigError
+from .errors import ConfigError, NotEnoughData
 from .metrics import HEADLINE, cell_entries, confusion_counts, label_set, scores
 from .runs import Run, atomic_write
 
@@ -333,12 +333,12 @@ def error_tree(frame: pd.DataFrame, depth: int = 3, seed: int = 0) -> ErrorTree:
     from sklearn.tree import DecisionTreeClassifier
 
     if len(frame) < 20 or frame["correct"].nunique() < 2:
-        raise ConfigError("the tree needs at least 20 clips with both right and wrong predictions.",
-                          title="Nothing to explain")
+        raise NotEnoughData("the tree needs at least 20 clips with both right and wrong predictions.",
+                            title="Nothing to explain")
     actors = frame["speaker"].astype(str).to_numpy()
     if len(set(actors)) < 3:
-        raise ConfigError("the tree is scored on actors it was not fitted on, so it needs clips of at least 3 "
-                          f"actors; these clips have {len(set(actors))}.", title="Too few actors")
+        raise NotEnoughData("the tree is scored on actors it was not fitted on, so it needs clips of at least 3 "
+                            f"actors; these clips have {len(set(actors))}.", title="Too few actors")
     X, y = tree_inputs(frame), frame["correct"].to_numpy()
     splitter = GroupShuffleSplit(n_splits=1, test_size=0.3, random_state=seed)
     train, test = next(splitter.split(X, y, actors))

@@ -23,6 +23,12 @@ class ConfigError(SerError):
     title = "Invalid setting"
 
 
+class NotEnoughData(SerError):
+    """Not an error of the user's: the data at hand cannot support this analysis (pages show it as a note)."""
+
+    title = "Not enough data"
+
+
 class CorpusError(SerError):
     title = "Corpus cannot be read"
 

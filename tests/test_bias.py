@@ -4,7 +4,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from ser.bias import analysis_frame, confusion, error_tree, filter_frame, group_report, tree_dot, tree_inputs
-from ser.errors import ConfigError
+from ser.errors import ConfigError, NotEnoughData
 from ser.runs import RunError, create_run, update_run
 from simulated_predictions import simulate
 
@@ -141,7 +141,7 @@ def test_tree_is_scored_on_actors_it_never_saw():
     tree = error_tree(frame, depth=6)
     assert not tree.explains_something, (tree.heldout_accuracy, tree.majority_rate)
     assert tree.heldout_actors == 9 and tree.test_size == 9 * 60
-    with pytest.raises(ConfigError, match="at least 3 actors"):
+    with pytest.raises(NotEnoughData, match="at least 3 actors"):
         error_tree(frame[frame.speaker.isin(["1001", "1002"])])
 
 

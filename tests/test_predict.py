@@ -24,7 +24,7 @@ def run(small_demo):
 
 def test_a_baseline_run_classifies_its_own_clips(run, small_demo):
     clips = load_corpus(small_demo).clips
-    test_ids = run.predictions().query("split == 'test'").clip_id.tolist()[:5]
+    test_ids = run.predictions().query("part == 'test'").clip_id.tolist()[:5]
     results = predict_files(run, clips.loc[test_ids, "path"].tolist())
     expected = run.predictions().set_index("clip_id").loc[test_ids, "y_pred"].tolist()
     assert [r["emotion"] for r in results] == expected  # the same model, the same features
