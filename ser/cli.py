@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--factor", type=float, default=0.5)
             command.add_argument("--epochs-per-round", type=int, default=5)
             command.add_argument("--max-rounds", type=int, default=4)
+            command.add_argument("--schedule", choices=("algorithm1", "fixed"), default="algorithm1",
+                                 help="algorithm1: the report's (rounds of 5, 10, 15... epochs, the best retrained); "
+                                      "fixed: a cheaper variant (the same length every round, the best's score "
+                                      "carried over)")
         command.add_argument("--wait", action="store_true", help="wait for the job to end (starts a local worker "
                                                                   "when the queue is local and none is alive)")
         command.add_argument("--json", action="store_true")
@@ -341,7 +345,8 @@ def cmd_lr_search(args) -> int:
     from .jobs import submit_lr_search
 
     run = submit_lr_search(_finetune_spec(args), _load(args), init_lr=args.init_lr, factor=args.factor,
-                           epochs_per_round=args.epochs_per_round, max_rounds=args.max_rounds)
+                           epochs_per_round=args.epochs_per_round, max_rounds=args.max_rounds,
+                           schedule=args.schedule)
     return _after_submit(args, run)
 
 
