@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from ser import demo
+from ser.demo import actors, clips, phonetics, sound
 from ser.errors import ConfigError
 from ser.labels import EMOTIONS, INTENSITIES, SENTENCES, VOTE_LETTERS
 
@@ -140,7 +141,7 @@ def test_demographics_file(corpus):
 
 @pytest.mark.parametrize("seed", [0, 1, 7])
 def test_demographics_cover_every_value(seed):
-    people = demo.demographics(24, seed)
+    people = actors.demographics(24, seed)
     sexes = [p.sex for p in people]
     assert sexes.count("Male") == sexes.count("Female") == 12
     assert {p.race for p in people} == {"African American", "Asian", "Caucasian", "Unknown"}
@@ -230,9 +231,9 @@ def test_sad_is_slower_than_angry(corpus):
 
 def test_sentences_have_plausible_syllable_counts():
     for text in SENTENCES.values():
-        syllables = demo.sentence_syllables(text)
+        syllables = phonetics.sentence_syllables(text)
         assert 4 <= len(syllables) <= 12, text
-        assert all(s.vowel in demo.VOWELS for s in syllables)
+        assert all(s.vowel in phonetics.VOWELS for s in syllables)
 
 
 # ----------------------------------------------------------------------------- determinism
@@ -270,12 +271,12 @@ def test_existing_corpus_is_reused(corpus):
 
 
 def test_clip_synthesis_is_a_pure_function():
-    person = demo.demographics(2, 5)[0]
-    voice = demo.actor_voice(person, 5)
-    clip = demo.Clip(person.actor, "DFA", "FEA", "XX")
-    first, second = demo.synthesize_clip(clip, voice, 5), demo.synthesize_clip(clip, voice, 5)
+    person = actors.demographics(2, 5)[0]
+    voice = actors.actor_voice(person, 5)
+    clip = clips.Clip(person.actor, "DFA", "FEA", "XX")
+    first, second = sound.synthesize_clip(clip, voice, 5), sound.synthesize_clip(clip, voice, 5)
     assert np.array_equal(first, second)
-    assert not np.array_equal(first, demo.synthesize_clip(clip, voice, 6))
+    assert not np.array_equal(first, sound.synthesize_clip(clip, voice, 6))
 
 
 # ----------------------------------------------------------------------------- errors
