@@ -21,7 +21,8 @@ from .corpus_report import age_band
 from .crowd import plurality_vote
 from .errors import ConfigError, NotEnoughData
 from .metrics import HEADLINE, cell_entries, confusion_counts, label_set, scores
-from .runs import Run, atomic_write
+from .runs import Run
+from .storage import atomic_write
 
 GROUPINGS = {
     "actor": "speaker",

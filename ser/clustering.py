@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import config
+from .storage import atomic_write
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -90,9 +90,7 @@ def umap_embedding(features: pd.DataFrame, n_neighbors: int = 15, min_dist: floa
     reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_jobs=1)
     coords = _frame(reducer.fit_transform(standardise(features)), features.index)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    coords.to_parquet(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, coords.to_parquet)
     return coords
 
 

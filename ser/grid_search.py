@@ -11,7 +11,8 @@ from typing import Callable
 import numpy as np
 from scipy.stats import rankdata
 
-Progress = Callable[[int, int, str], None]
+from .progress import Progress
+
 
 
 class Cancelled(Exception):

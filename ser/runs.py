@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import shutil
 import time
@@ -20,6 +19,7 @@ import pandas as pd
 
 from . import config
 from .errors import SerError
+from .storage import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -168,17 +168,6 @@ def write_predictions(run: Run, frames: list[pd.DataFrame]) -> pd.DataFrame:
         raise ValueError(f"run {run.run_id}: clip {duplicated.iloc[0]} is predicted twice")
     atomic_write(run.predictions_path, lambda tmp: predictions.to_parquet(tmp, index=False))
     return predictions
-
-
-def atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: readers see the old file or the
-    new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def delete_run(run_id: str) -> None:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from . import config
+from .storage import atomic_write
 
 HEARTBEAT_SECONDS = 5
 STALE_SECONDS = 30
@@ -61,9 +62,8 @@ class Heartbeat:
 
     def write(self) -> None:
         self.state["beat"] = time.time()
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state))
-        os.replace(tmp, self.path)
+        text = json.dumps(self.state)
+        atomic_write(self.path, lambda tmp: tmp.write_text(text))
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):

@@ -9,9 +9,8 @@ from typing import Callable
 
 from transformers import TrainerCallback
 
+from ..progress import Progress
 from ..runs import Run, update_run
-
-Progress = Callable[[int, int, str], None]
 
 
 class RunProgress(TrainerCallback):

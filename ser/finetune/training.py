@@ -18,12 +18,12 @@ from ..corpus import Corpus
 from ..errors import ConfigError, SerError
 from ..labels import emotion_order
 from ..metrics import classification_metrics
+from ..progress import Progress
 from ..runs import Run, create_run, prediction_frame, update_run, write_predictions
 from .data import ClipDataset, ClipParts, prepare_clips, sample_clips
 from .spec import FinetuneSpec
 
 KIND = "wav2vec2"
-Progress = Callable[[int, int, str], None]
 
 
 def start_finetune(spec: FinetuneSpec, corpus: Corpus, parent: str | None = None) -> Run:
