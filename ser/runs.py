@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import shutil
 import time
@@ -90,12 +91,26 @@ class Run:
         return f"{self.run_id} · {model} · {inputs} · {spec.get('split', '')}{score} · {self.status}"
 
 
+RUN_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*-\d{8}-\d{6}-[0-9a-f]{4}")  # as new_run_id writes them
+RUN_ID_FORM = "KIND-YYYYmmdd-HHMMSS-xxxx (e.g. baseline-20250101-120000-ab12)"
+
+
 def new_run_id(kind: str) -> str:
-    return f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    return check_run_id(f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}")
+
+
+def check_run_id(run_id: str) -> str:
+    """The id itself when it has the form new_run_id gives (``{kind}-{YYYYmmdd-HHMMSS}-{hex4}``, the kind in
+    lower-case letters, digits and hyphens), else RunError: no path is ever built from anything else, so
+    an id like ``../x`` never reaches outside the runs folder."""
+    if not isinstance(run_id, str) or RUN_ID.fullmatch(run_id) is None:
+        raise RunError(f"no run {run_id!r} in {config.runs_dir()}: a run id has the form {RUN_ID_FORM} "
+                       "(see `python -m ser runs`).", title="Run not found")
+    return run_id
 
 
 def create_run(kind: str, spec: dict, corpus_info: dict, status: str = "queued", run_id: str | None = None) -> Run:
-    run_id = run_id or new_run_id(kind)
+    run_id = check_run_id(run_id or new_run_id(kind))
     path = config.runs_dir() / run_id
     path.mkdir(parents=True, exist_ok=False)
     info = {"run_id": run_id, "kind": kind, "status": status, "created": _now(), "spec": spec,
@@ -124,7 +139,7 @@ def update_run(run: Run, **fields) -> Run:
 
 
 def load_run(run_id: str) -> Run:
-    path = config.runs_dir() / run_id
+    path = config.runs_dir() / check_run_id(run_id)
     info = _read_info(path)
     if info is None:
         raise RunError(f"no run {run_id!r} in {config.runs_dir()} (see `python -m ser runs`).", title="Run not found")
@@ -171,7 +186,7 @@ def write_predictions(run: Run, frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def delete_run(run_id: str) -> None:
-    run = load_run(run_id)
+    run = load_run(run_id)  # checks the id: only a folder directly inside the runs folder is removed
     shutil.rmtree(run.path)
 
 

@@ -33,3 +33,28 @@ def test_unreadable_run_json_is_skipped(caplog):
     (broken / "run.json").write_text("{ not json")
     assert [r.run_id for r in list_runs()] == [good.run_id]
     assert "unreadable run.json" in caplog.text
+
+
+@pytest.mark.parametrize("run_id", ["../x", "../../etc", "/tmp", "baseline-20250101-120000-ab12/..",
+                                    "baseline-20250101-120000-ab12/../../x", ".", "", "Baseline-20250101-120000-ab12",
+                                    "baseline-2025-120000-ab12", "baseline-20250101-120000-ab12\n"])
+def test_a_run_id_not_of_the_run_form_never_reaches_the_filesystem(run_id, tmp_path):
+    outside = config.runs_dir().parent / "x"
+    outside.mkdir(parents=True)
+    (outside / "run.json").write_text('{"kind": "baseline", "status": "finished"}')
+    for action in (load_run, delete_run):
+        with pytest.raises(RunError, match=r"Run not found: no run .* a run id has the form KIND-YYYYmmdd-HHMMSS-xxxx"):
+            action(run_id)
+    if run_id:  # an empty id asks create_run for a new one
+        with pytest.raises(RunError, match="a run id has the form"):
+            create_run("baseline", {}, {}, run_id=run_id)
+    assert (outside / "run.json").exists() and not (outside.parent / "etc").exists()
+
+
+def test_every_kind_in_use_makes_ids_of_the_run_form():
+    for kind in ("baseline", "wav2vec2", "lr-search", "cross-corpus2"):
+        run = create_run(kind, {}, {})
+        assert load_run(run.run_id).kind == kind
+        delete_run(run.run_id)
+    with pytest.raises(RunError, match="Run not found"):
+        create_run("../up", {}, {})
