@@ -25,6 +25,7 @@ class GridResult:
     fold_scores: np.ndarray  # candidates x folds
     fit_seconds: np.ndarray
     best_index: int
+    capped: np.ndarray | None = None  # candidates x folds: the fit stopped at its iteration budget
 
     @property
     def mean_scores(self) -> np.ndarray:
@@ -45,10 +46,12 @@ class GridResult:
 
     def table(self) -> list[dict]:
         ranks = _ranks(self.mean_scores)
+        capped = self.capped if self.capped is not None else np.zeros_like(self.fold_scores, dtype=bool)
         return [{"params": params, "mean": float(m), "std": float(s), "rank": int(r),
-                 "folds": [float(v) for v in folds]}
-                for params, m, s, r, folds in zip(self.candidates, self.mean_scores, self.std_scores, ranks,
-                                                  self.fold_scores)]
+                 "folds": [float(v) for v in folds], "seconds": float(np.sum(seconds)),
+                 "capped_folds": int(np.sum(hit))}
+                for params, m, s, r, folds, seconds, hit in zip(self.candidates, self.mean_scores, self.std_scores,
+                                                                ranks, self.fold_scores, self.fit_seconds, capped)]
 
 
 def grid_search(estimator, grid: dict, X: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
@@ -63,18 +66,19 @@ def grid_search(estimator, grid: dict, X: np.ndarray, y: np.ndarray, splits: lis
         tasks.sort(key=lambda task: -cost(candidates[task[0]]))
     scores = np.full((len(candidates), len(splits)), np.nan)
     seconds = np.zeros_like(scores)
+    capped = np.zeros(scores.shape, dtype=bool)
     calls = (delayed(_fit_and_score)(estimator, candidates[c], X, y, splits[f], scoring, c, f) for c, f in tasks)
     runner = Parallel(n_jobs=jobs, return_as="generator_unordered") if jobs != 1 else None
     results = runner(calls) if runner is not None else (call[0](*call[1], **call[2]) for call in calls)
     done = 0
-    for c, f, score, elapsed in results:
-        scores[c, f], seconds[c, f] = score, elapsed
+    for c, f, score, elapsed, hit in results:
+        scores[c, f], seconds[c, f], capped[c, f] = score, elapsed, hit
         done += 1
         if progress:
             progress(done, len(tasks), f"grid search: {done}/{len(tasks)} fits")
         if should_stop is not None and should_stop():
             raise Cancelled(f"stopped after {done} of {len(tasks)} fits")
-    return GridResult(candidates, scores, seconds, int(np.argmin(_ranks(np.average(scores, axis=1)))))
+    return GridResult(candidates, scores, seconds, int(np.argmin(_ranks(np.average(scores, axis=1)))), capped)
 
 
 def _ranks(means: np.ndarray) -> np.ndarray:
@@ -102,4 +106,15 @@ def _fit_and_score(estimator, params, X, y, split, scoring, c, f):
             score = float(get_scorer(scoring)(model, X[test], y[test]))
     except Exception:  # a failing candidate scores NaN, as GridSearchCV's error_score=nan
         score = np.nan
-    return c, f, score, time.perf_counter() - started
+    return c, f, score, time.perf_counter() - started, hit_iteration_budget(model)
+
+
+def hit_iteration_budget(model) -> bool:
+    """Whether a fitted estimator (or a pipeline's last step) stopped at its iteration budget
+    (``max_iter``) before converging: an SVC whose solver ran ``max_iter`` iterations in any of its
+    one-vs-one subproblems. Estimators without such a budget never hit one."""
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    budget, done = getattr(final, "max_iter", None), getattr(final, "n_iter_", None)
+    if not isinstance(budget, (int, np.integer)) or budget <= 0 or done is None:
+        return False
+    return bool(np.max(done) >= budget)
