@@ -14,6 +14,40 @@ from crema_layout import write_crema_folder  # noqa: E402
 SHARED_CREMA = ROOT.parent / "shared" / "datasets" / "crema-d"
 
 
+def debian_program(program: str, package: str) -> str:
+    """The path of ``program`` (a name on PATH or an absolute path), which Debian's ``package`` provides.
+    Missing, it fails the test under CI (CI=true: .ci/run installs the package, so absence is a broken
+    setup) and skips it elsewhere, saying what to install."""
+    found = shutil.which(program)
+    if found:
+        return found
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{program} is missing under CI=true: .ci/run installs Debian's {package}")
+    pytest.skip(f"{program} is missing (apt-get install {package})")
+
+
+@pytest.fixture
+def need_program():
+    """debian_program itself (a conftest is not importable by name: tests/finetune has one too)."""
+    return debian_program
+
+
+@pytest.fixture
+def ffmpeg() -> str:
+    return debian_program("ffmpeg", "ffmpeg")
+
+
+@pytest.fixture
+def redis_server() -> str:
+    return debian_program("redis-server", "redis-server")
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's Chromium, the browser Playwright drives (its own browser download cannot work offline)."""
+    return debian_program("/usr/bin/chromium", "chromium")
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
     """Every test gets its own cache and no SER_DATA, so nothing touches the project's cache/."""

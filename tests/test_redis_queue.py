@@ -2,7 +2,6 @@
 one Redis and one run store)."""
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,15 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def redis_url(tmp_path, monkeypatch):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is missing: .ci/run installs Debian's redis-server")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+def redis_url(redis_server, tmp_path, monkeypatch):
     port = free_port()
-    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                               "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port, server, "redis-server", timeout=20)
     url = f"redis://127.0.0.1:{port}/0"
     monkeypatch.setenv("SER_QUEUE_URL", url)

@@ -1,10 +1,11 @@
 """The whole app in a real browser: `streamlit run app.py` on 127.0.0.1, driven by Playwright in
-Debian's Chromium (Playwright's own browser download cannot work offline). Every page opens without an
+Debian's Chromium (/usr/bin/chromium, which .ci/run installs; Playwright's own browser download cannot
+work offline, and this test never installs a browser). Every page app.py lists opens without an
 exception or error box; a clip uploaded on the try-a-clip page comes back with a prediction; a
 screenshot of each page is saved (SER_SCREENSHOTS, default the test's temporary folder)."""
 
+import ast
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,19 +18,28 @@ from ser.corpus import load_corpus
 from net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-PAGES = {"": "Corpus overview", "clusters": "Clusters", "baselines": "Baselines", "bias": "Bias", "try": "Try a clip"}
 
 
-def chromium() -> str:
-    if not Path(CHROMIUM).exists() and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
-                       shell=True, capture_output=True, timeout=900)
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    return CHROMIUM
+def app_pages() -> list[dict]:
+    """The st.Page(...) calls in app.py, read from its source: file, title, url_path and default, so a page
+    added there is visited here without anyone remembering to."""
+    pages = []
+    for node in ast.walk(ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Page":
+            page = {"file": ast.literal_eval(node.args[0]), "default": False}
+            page.update({k.arg: ast.literal_eval(k.value) for k in node.keywords
+                         if k.arg in ("title", "url_path", "default")})
+            pages.append(page)
+    return pages
+
+
+PAGES = app_pages()
+
+
+def test_the_page_list_is_app_pys_and_holds_every_page_file():
+    assert {p["file"] for p in PAGES} == {f"app_pages/{f.name}" for f in (ROOT / "app_pages").glob("*.py")}
+    assert len(PAGES) >= 6 and "Fine-tuning (RQ3)" in [p["title"] for p in PAGES]
+    assert [p["default"] for p in PAGES].count(True) == 1
 
 
 @pytest.fixture
@@ -76,22 +86,23 @@ def problems_on(page) -> list[str]:
     return found
 
 
-def test_every_page_and_an_upload(app_url, tmp_path, small_demo):
+def test_every_page_and_an_upload(chromium, app_url, tmp_path, small_demo):
     from playwright.sync_api import sync_playwright
 
     shots = Path(os.environ.get("SER_SCREENSHOTS") or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), args=[
+        browser = playwright.chromium.launch(executable_path=chromium, args=[
             "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            for path, title in PAGES.items():
-                page.goto(f"{app_url}/{path}")
+            for shown in PAGES:
+                page.goto(f"{app_url}/{'' if shown['default'] else shown['url_path']}")
                 settle(page)
-                assert title in page.locator("h1").first.inner_text()
-                assert problems_on(page) == [], path
-                page.screenshot(path=str(shots / f"{path or 'overview'}.png"), full_page=True)
+                heading = shown["title"].split(" (")[0]  # "Clusters (RQ1)" in the menu, "Clusters: ..." as h1
+                assert page.locator("h1").first.inner_text().startswith(heading), shown
+                assert problems_on(page) == [], shown
+                page.screenshot(path=str(shots / f"{shown['url_path']}.png"), full_page=True)
 
             clip = next((Path(small_demo) / "AudioWAV").glob("*_ANG_*.wav"))
             page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(clip))
