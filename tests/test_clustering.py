@@ -4,7 +4,8 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import adjusted_mutual_info_score, v_measure_score
+from sklearn.metrics import adjusted_mutual_info_score, silhouette_score, v_measure_score
+from sklearn.preprocessing import StandardScaler
 
 from ser import config
 from ser.clustering import (agreement_table, attribute_agreement, contingency, kmeans_clusters, overall_purity,
@@ -24,7 +25,8 @@ def test_kmeans_shapes_and_silhouette(features):
     result = kmeans_clusters(features, 6)
     assert result.labels.index.equals(features.index)
     assert set(result.labels) == set(range(6))
-    assert -1 <= result.silhouette <= 1
+    standardised = StandardScaler().fit_transform(features.to_numpy(dtype=np.float64))
+    assert result.silhouette == pytest.approx(silhouette_score(standardised, result.labels))  # all 492 clips
     assert kmeans_clusters(features, 6).labels.equals(result.labels)  # seeded
 
 
@@ -50,14 +52,22 @@ def test_contingency_sums_and_purity(small_demo, features):
     assert table.to_numpy().sum() == len(features)
     assert (table.sum(axis=1) == labels.value_counts().sort_index()).all()
     per_cluster = purity(table)
-    assert ((per_cluster["purity"] > 0) & (per_cluster["purity"] <= 1)).all()
+    by_hand = clips.groupby(labels)["emotion"].agg(lambda e: e.value_counts().max() / len(e))
+    assert per_cluster["purity"].to_numpy() == pytest.approx(by_hand.sort_index().to_numpy(), abs=5e-4)
+    dominant_share = [(clips.loc[labels == c, "emotion"] == e).mean() for c, e in per_cluster["dominant"].items()]
+    assert dominant_share == pytest.approx(by_hand.sort_index().tolist())
     exact = contingency(clips["emotion"].rename("cluster"), clips["emotion"])
     assert overall_purity(exact) == 1.0
 
 
 def test_pca_and_cached_umap(features):
     coords, variance = pca_embedding(features)
-    assert coords.shape == (len(features), 2) and 0 < sum(variance) <= 1
+    assert coords.shape == (len(features), 2)
+    # the principal components of standardised features: the two largest eigenvalues of their covariance,
+    # as shares of its trace, and the coordinates' own variances
+    eigenvalues = np.linalg.eigvalsh(np.cov(StandardScaler().fit_transform(features), rowvar=False, ddof=0))[::-1]
+    assert variance == pytest.approx(eigenvalues[:2] / eigenvalues.sum(), rel=1e-6)
+    assert coords.var(ddof=0).to_numpy() == pytest.approx(eigenvalues[:2], rel=1e-6)
     first = umap_embedding(features, n_neighbors=10)
     assert first.shape == (len(features), 2) and np.isfinite(first.to_numpy()).all()
     cached = list((config.cache_dir() / "embeddings").glob("*.parquet"))

@@ -68,8 +68,10 @@ def test_layout_and_marker(corpus):
     assert marker == {"synthetic": True, "actors": ACTORS, "seed": 0, "generator_version": 1,
                       "note": demo.MARKER_NOTE}
     assert demo.is_demo_corpus(root)
-    assert "synthetic" in (root / "README.txt").read_text(encoding="utf-8").lower()
-    assert "not real" in demo.DEMO_NOTE
+    assert "not real speech" in marker["note"]
+    readme = (root / "README.txt").read_text(encoding="utf-8")  # what a person opening the folder reads
+    assert readme.startswith("SYNTHETIC DEMO CORPUS")
+    assert "not real emotional speech" in readme and "say nothing about emotion recognition" in readme
 
 
 def test_clip_set_per_actor(corpus):

@@ -8,7 +8,9 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from ser.baselines import BaselineSpec, run_baseline
+from ser.clustering import agreement_table, kmeans_clusters
 from ser.corpus import load_corpus
+from ser.features import extract_features
 from ser.runs import list_runs, load_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,14 +29,20 @@ def open_page(monkeypatch, page: str, data) -> AppTest:
 def test_clusters_page(monkeypatch, small_demo):
     app = open_page(monkeypatch, "app_pages/clusters.py", small_demo)
     assert app.title[0].value.startswith("Clusters")
+    corpus = load_corpus(small_demo)
+    features = extract_features(corpus, "mfcc13").table  # what the page computed, from the cache
+    engine = kmeans_clusters(features, 6)
     silhouette = next(m for m in app.metric if m.label == "Silhouette")
-    assert -1 <= float(silhouette.value) <= 1
+    assert silhouette.value == f"{engine.silhouette:.3f}"  # the page shows the engine's number
     assert any("Silhouette" in m.value and "(from -1 to 1)" in m.value for m in app.markdown)
     agreement = next(t.value for t in app.table if "AMI" in t.value.columns)
     assert list(agreement.columns) == ["values", "purity", "purity chance", "purity ceiling", "V-measure",
                                        "V-measure chance", "AMI", "reading"]
     assert list(agreement.index) == ["emotion", "sex", "speaker", "intensity"]
-    assert (agreement["purity ceiling"] >= agreement["purity"]).all()
+    clips = corpus.clips.loc[features.index]
+    expected = agreement_table(engine.labels, {a: clips[a] for a in agreement.index})
+    for column, shown in [("purity", "purity"), ("purity_ceiling", "purity ceiling"), ("ami", "AMI")]:
+        assert agreement[shown].tolist() == pytest.approx(expected[column].tolist()), column
     assert agreement["reading"].str.startswith("The clusters").all()
     assert any("chance level is 0 by construction" in m.value for m in app.markdown)
     assert not any("1.0 means" in m.value for m in app.markdown)
@@ -140,7 +148,7 @@ def test_try_clip_page_lists_runs(monkeypatch, small_demo):
 
 def test_an_app_restart_still_shows_a_running_job(monkeypatch, small_demo, worker_process):
     """The job and its progress live on disk: a fresh app session (as after a restart) shows them."""
-    from ser.jobs import cancel, submit_baseline
+    from ser.jobs import cancel_requested, refresh, submit_baseline
 
     run = submit_baseline(BaselineSpec(model="rf", grid="report", jobs=1), load_corpus(small_demo))  # minutes
     deadline = time.monotonic() + 60
@@ -150,8 +158,15 @@ def test_an_app_restart_still_shows_a_running_job(monkeypatch, small_demo, worke
     app = open_page(monkeypatch, "app_pages/baselines.py", small_demo)  # a brand-new session
     bars = [p for p in app.get("progress") if run.run_id in str(p.proto.text)]
     assert bars, (load_run(run.run_id).status, [str(p.proto.text) for p in app.get("progress")], app.exception)
-    assert app.button(key=f"cancel_{run.run_id}")
-    cancel(run.run_id)
+    button = app.button(key=f"cancel_{run.run_id}")  # raises KeyError when the page has no such button
+    assert button.label == "Cancel"
+    button.click().run()
+    assert not app.exception
+    assert cancel_requested(load_run(run.run_id))  # the click reached the job...
+    deadline = time.monotonic() + 60
+    while refresh(load_run(run.run_id)).status != "cancelled":  # ...and the worker stopped it
+        assert time.monotonic() < deadline, load_run(run.run_id).info
+        time.sleep(0.3)
 
 
 def test_finetune_page_without_runs(monkeypatch, small_demo):
