@@ -10,20 +10,36 @@ gives each clip its *part*: a Series ``clip_id -> "train" | "val" | "test"`` nam
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
 
-SPLITS = {
-    "actor": "actor-disjoint (no speaker in both train and test)",
-    "report": "the report's stratified random split (random_state=3)",
-    "loso": "leave one speaker out (every speaker is the test set once)",
+
+@dataclass(frozen=True)
+class SplitScheme:
+    label: str  # what a page and the CLI's help call it
+    jobs: tuple[str, ...]  # the jobs that accept it: "baseline", "finetune" (fine-tuning and its search)
+
+
+# Every split scheme, declared once: the specs' choices, the CLI and the pages read this table.
+SPLIT_SCHEMES = {
+    "actor": SplitScheme("actor-disjoint (no speaker in both train and test)", ("baseline", "finetune")),
+    "report": SplitScheme("the report's stratified random split (random_state=3)", ("baseline", "finetune")),
+    "loso": SplitScheme("leave one speaker out (every speaker is the test set once)", ("baseline",)),
 }
+SPLITS = {name: scheme.label for name, scheme in SPLIT_SCHEMES.items()}
 REPORT_SEED = 3
 WHY_SPLITS_MATTER = ("The report's random split puts every actor in both train and test, so a model can "
                      "recognise the voice rather than the emotion; the actor-disjoint and leave-one-speaker-out "
                      "splits test on voices the model has never heard, which is what a user of the model faces.")
+
+
+def splits_for(job: str) -> dict[str, str]:
+    """The schemes a job accepts, name -> label."""
+    return {name: scheme.label for name, scheme in SPLIT_SCHEMES.items() if job in scheme.jobs}
 
 
 def check_split(name: str) -> str:
