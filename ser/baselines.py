@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
@@ -22,8 +22,9 @@ from .corpus import Corpus
 from .errors import ConfigError
 from .grid_search import Cancelled, grid_search
 from .metrics import classification_metrics, label_set
+from .params import check_choice, param, spec_from_dict
 from .runs import Run, create_run, prediction_frame, update_run, write_predictions
-from .splits import check_split, loso_folds, make_split
+from .splits import loso_folds, make_split, splits_for
 
 MODELS = {"svm": "support vector machine", "rf": "random forest"}
 
@@ -33,6 +34,7 @@ REPORT_GRIDS = {
     "svm": {"clf__C": [0.1, 1, 10, 100], "clf__gamma": [1, 0.1, 0.01, 0.001],
             "clf__kernel": ["rbf", "poly", "sigmoid"]},
 }
+GRIDS = {"report": "the report's grid", "none": "defaults only"}
 SCORINGS = {"accuracy": "accuracy (as the report)", "f1_macro": "macro-F1"}
 LOSO_TUNING = {
     "global": "parameters chosen once, by speaker-grouped folds over every speaker (each held-out speaker "
@@ -40,44 +42,47 @@ LOSO_TUNING = {
     "nested": "parameters chosen again for every held-out speaker, by speaker-grouped folds over the other "
               "speakers only (unbiased; one grid search per speaker)",
 }
+LOSO_TUNING_LABELS = {"global": "once, over every speaker", "nested": "again for every held-out speaker (nested)"}
 
 
 @dataclass
 class BaselineSpec:
-    """Everything that defines a baseline run; written into the job and into run.json."""
+    """Everything that defines a baseline run; written into the job and into run.json. Each field's help,
+    choices, page label and command-line flag are declared here (ser.params); the CLI and the baselines
+    page are built from them."""
 
-    model: str = "svm"
-    features: str = "mfcc13"
-    split: str = "actor"
-    grid: str = "report"  # "report" or "none" (the estimator's defaults, still cross-validated)
-    scoring: str = "accuracy"
-    cv_folds: int = 5
-    seed: int = 3
-    jobs: int | None = None
-    grid_override: dict | None = field(default=None)  # a smaller grid, e.g. for tests
-    loso_tuning: str = "global"  # leave-one-speaker-out only: see LOSO_TUNING
+    model: str = param("svm", "the classifier", choices=MODELS, label="Model", cli_required=True)
+    features: str = param("mfcc13", "the feature set: mfcc13 (the report's), mfcc-stats, egemaps, or "
+                          "ssl:MODEL:LAYER (one layer of a model's hidden states)", label="Features")
+    split: str = param("actor", "how the clips are divided into train and test (70/30)",
+                       choices=splits_for("baseline"), label="Split")
+    grid: str = param("report", "the report's grid, or the estimator's defaults (still cross-validated)",
+                      choices=GRIDS, label="Grid")
+    scoring: str = param("accuracy", "what the grid search maximises (the report: accuracy)", choices=SCORINGS,
+                         label="Grid search maximises")
+    cv_folds: int = param(5, "cross-validation folds on the training part (at least 2)", page=False)
+    seed: int = param(3, "seed of the split, the folds and the estimator", label="Seed", step=1)
+    jobs: int | None = param(None, "worker processes (when not given: all cores)", page=False)
+    grid_override: dict | None = param(None, "a smaller grid, e.g. for tests", cli=False, page=False)
+    loso_tuning: str = param("global", "with the leave-one-speaker-out split only, when the grid's parameters are "
+                             "chosen: global is slightly optimistic (each held-out speaker took part in choosing "
+                             "them); nested is unbiased and runs one grid search per speaker",
+                             choices=LOSO_TUNING_LABELS, label="Leave-one-speaker-out tuning")
 
     def validate(self) -> "BaselineSpec":
-        if self.model not in MODELS:
-            raise ConfigError(f"unknown model {self.model!r}; choose svm or rf.", title="Unknown model")
-        check_split(self.split)
-        if self.grid not in ("report", "none"):
-            raise ConfigError(f"unknown grid {self.grid!r}; choose report or none.", title="Unknown grid")
-        if self.scoring not in SCORINGS:
-            raise ConfigError(f"unknown scoring {self.scoring!r}; choose {' or '.join(SCORINGS)}.")
+        check_choice(self, "model", "Unknown model")
+        check_choice(self, "split", "Unknown split")
+        check_choice(self, "grid", "Unknown grid")
+        check_choice(self, "scoring", "Unknown scoring")
         if self.cv_folds < 2:
             raise ConfigError("cross-validation needs at least 2 folds.")
-        if self.loso_tuning not in LOSO_TUNING:
-            raise ConfigError(f"unknown loso_tuning {self.loso_tuning!r}; choose {' or '.join(LOSO_TUNING)}.")
+        check_choice(self, "loso_tuning", "Unknown LOSO tuning")
         return self
 
     @classmethod
     def from_dict(cls, values: dict) -> "BaselineSpec":
         """A spec from JSON (a job, run.json); unknown keys are refused with their names."""
-        unknown = sorted(set(values) - {f for f in cls.__dataclass_fields__})
-        if unknown:
-            raise ConfigError(f"unknown baseline parameter(s): {', '.join(unknown)}.", title="Unknown parameter")
-        return cls(**values)
+        return spec_from_dict(cls, values, "baseline")
 
     def param_grid(self) -> dict:
         if self.grid_override is not None:

@@ -89,12 +89,13 @@ Where the pseudocode is ambiguous, and what this implementation chose:
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 from ..corpus import Corpus
 from ..errors import ConfigError
 from ..grid_search import Cancelled
+from ..params import check_choice, param, spec_from_dict
 from ..runs import Run, create_run, list_runs, load_run, update_run
 from .spec import FinetuneSpec
 from .training import error_text
@@ -111,32 +112,76 @@ SCHEDULES = {
 DEFAULT_SCHEDULE = "algorithm1"
 
 
-def start_lr_search(spec: FinetuneSpec, corpus: Corpus, init_lr: float = 1e-4, factor: float = 0.5,
-                    epochs_per_round: int = 5, max_rounds: int = 4, schedule: str = DEFAULT_SCHEDULE) -> Run:
-    """Create the parent run (status queued) for a job to fill."""
+@dataclass
+class LrSearchSpec:
+    """The search's own settings (the trainings' are the FinetuneSpec's), stored in the parent run as
+    ``search``. Help, choices, page labels and flags are declared here (ser.params)."""
+
+    init_lr: float = param(1e-4, "round 1 tries init_lr/10, init_lr and init_lr*10 (the report: 1e-4); the "
+                           "fine-tuning page starts at its learning rate", flag="--init-lr", page=False)
+    factor: float = param(0.5, "the step after round 1 is factor x init_lr, narrowed by factor after every round "
+                          "that improves (the report: 0.5)", label="Search factor", minimum=0.05, maximum=0.95,
+                          step=0.05)
+    epochs_per_round: int = param(5, "Algorithm 1: round r trains r times this many epochs; the variant: this "
+                                  "many every round", label="Epochs per round", minimum=1, maximum=50)
+    max_rounds: int = param(4, "rounds at most, the first included", label="Rounds at most", minimum=1,
+                            maximum=10)
+    schedule: str = param(DEFAULT_SCHEDULE, "algorithm1, as the report's notebook: 3 candidates a round, each "
+                          "round epochs_per_round longer (5, 10, 15, ...), the best rate retrained from scratch; "
+                          "fixed, the cheaper variant: 2 new rates a round at one length, the best's earlier score "
+                          "kept (with 5 epochs a round and 4 rounds: 150 epochs at most against 45)",
+                          choices={"algorithm1": "the report's Algorithm 1: each round longer, the best retrained",
+                                   "fixed": "cheaper variant of Algorithm 1: same length every round, the best "
+                                            "carried over"}, label="Search schedule")
+
+    def validate(self) -> "LrSearchSpec":
+        if not isinstance(self.init_lr, (int, float)) or not self.init_lr > 0:
+            raise ConfigError(f"init_lr is {self.init_lr!r}; give a positive learning rate (the report starts "
+                              "at 1e-4).")
+        if not isinstance(self.factor, (int, float)) or not 0 < self.factor < 1:
+            raise ConfigError(f"factor is {self.factor!r}; give a number between 0 and 1 (the report uses 0.5).")
+        for name in ("epochs_per_round", "max_rounds"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} is {value!r}; give a whole number of 1 or more.")
+        check_choice(self, "schedule", "Unknown schedule", " (algorithm1: the report's, 5, 10, 15, ... epochs, the "
+                     "best retrained; fixed: a cheaper variant)")
+        return self
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "init_lr": float(self.init_lr), "factor": float(self.factor)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LrSearchSpec":
+        """The settings from run.json or keyword arguments; unknown keys are refused by name."""
+        return spec_from_dict(cls, data, "learning-rate search")
+
+
+def start_lr_search(spec: FinetuneSpec, corpus: Corpus, **search) -> Run:
+    """Create the parent run (status queued) for a job to fill. ``search``: LrSearchSpec's fields
+    (init_lr, factor, epochs_per_round, max_rounds, schedule); those not given take its defaults."""
     from ..baselines import corpus_info
 
-    search = _check_search(spec, init_lr, factor, epochs_per_round, max_rounds, schedule)
+    settings = _check_search(spec, search)
     run = create_run(KIND, spec.to_dict(), corpus_info(corpus))
-    return update_run(run, search=search, algorithm=SCHEDULES[schedule], rounds=[], best=None)
+    return update_run(run, search=settings, algorithm=SCHEDULES[settings["schedule"]], rounds=[], best=None)
 
 
-def run_lr_search(spec: FinetuneSpec, corpus: Corpus, init_lr: float = 1e-4, factor: float = 0.5,
-                  epochs_per_round: int = 5, max_rounds: int = 4, schedule: str | None = None,
-                  run: Run | None = None, progress: Progress | None = None,
-                  should_stop: Callable[[], bool] | None = None, resume: bool = False) -> Run:
+def run_lr_search(spec: FinetuneSpec, corpus: Corpus, run: Run | None = None, progress: Progress | None = None,
+                  should_stop: Callable[[], bool] | None = None, resume: bool = False, **search) -> Run:
     """Algorithm 1 as one job; see the module docstring for the choices made. The spec's
-    ``learning_rate`` and ``epochs`` are replaced by each candidate's rate and length. ``schedule`` None:
-    the run's own (a run written before schedules existed was ``"fixed"``), else ``"algorithm1"``.
-    ``resume`` (a search whose worker died, or that was cancelled) replays the search: candidates already
-    in ``rounds`` keep their score, an unfinished candidate continues from its latest checkpoint."""
-    schedule = schedule or _stored_schedule(run)
-    search = _check_search(spec, init_lr, factor, epochs_per_round, max_rounds, schedule)
+    ``learning_rate`` and ``epochs`` are replaced by each candidate's rate and length. ``search``:
+    LrSearchSpec's fields; without a ``schedule`` (or with None) the run's own (a run written before
+    schedules existed was ``"fixed"``), else ``"algorithm1"``. ``resume`` (a search whose worker died, or
+    that was cancelled) replays the search: candidates already in ``rounds`` keep their score, an
+    unfinished candidate continues from its latest checkpoint."""
+    search = {**search, "schedule": search.get("schedule") or _stored_schedule(run)}
+    search = _check_search(spec, search)
     if resume and (run is None or run.status == "finished"):
         raise ConfigError("resume needs the unfinished lr-search run to continue.", title="Nothing to resume")
-    run = run or start_lr_search(spec, corpus, init_lr, factor, epochs_per_round, max_rounds, schedule)
+    run = run or start_lr_search(spec, corpus, **search)
     started = time.perf_counter()
-    update_run(run, status="running", search=search, algorithm=SCHEDULES[schedule],
+    update_run(run, status="running", search=search, algorithm=SCHEDULES[search["schedule"]],
                started=time.strftime("%Y-%m-%dT%H:%M:%S"), error=None)
     beam = _Beam(spec, corpus, run, search, progress, should_stop, resume)
     try:
@@ -270,17 +315,6 @@ def _stored_schedule(run: Run | None) -> str:
     return search.get("schedule", "fixed") if search else DEFAULT_SCHEDULE
 
 
-def _check_search(spec: FinetuneSpec, init_lr, factor, epochs_per_round, max_rounds, schedule) -> dict:
+def _check_search(spec: FinetuneSpec, search: dict) -> dict:
     spec.validate()
-    if not isinstance(init_lr, (int, float)) or not init_lr > 0:
-        raise ConfigError(f"init_lr is {init_lr!r}; give a positive learning rate (the report starts at 1e-4).")
-    if not isinstance(factor, (int, float)) or not 0 < factor < 1:
-        raise ConfigError(f"factor is {factor!r}; give a number between 0 and 1 (the report uses 0.5).")
-    for name, value in (("epochs_per_round", epochs_per_round), ("max_rounds", max_rounds)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name} is {value!r}; give a whole number of 1 or more.")
-    if schedule not in SCHEDULES:
-        raise ConfigError(f"unknown search schedule {schedule!r}; choose algorithm1 (the report's: 5, 10, 15, "
-                          "... epochs, the best retrained) or fixed (a cheaper variant).", title="Unknown schedule")
-    return {"init_lr": float(init_lr), "factor": float(factor), "epochs_per_round": epochs_per_round,
-            "max_rounds": max_rounds, "schedule": schedule}
+    return LrSearchSpec.from_dict(search).validate().to_dict()

@@ -28,7 +28,7 @@ def test_round_trips_through_json():
     ({"learning_rate": 0}, "learning_rate"),
     ({"epochs": 0}, "epochs"),
     ({"batch_size": 2.5}, "batch_size"),
-    ({"scheduler": "step"}, "linear, cosine, plateau"),
+    ({"scheduler": "step"}, "linear, cosine or plateau"),
     ({"warmup_ratio": 1.5}, "warmup_ratio"),
     ({"split": "loso"}, "actor or report"),
     ({"max_seconds": -1}, "max_seconds"),
