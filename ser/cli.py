@@ -12,7 +12,11 @@ import os
 import sys
 import time
 
+from .baselines import BaselineSpec
 from .errors import SerError
+from .finetune.lr_search import LrSearchSpec
+from .finetune.spec import FinetuneSpec
+from .params import add_options, spec_from_args
 from .runs import json_default
 
 
@@ -60,19 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     features.set_defaults(handler=cmd_features)
     baseline = commands.add_parser("baseline", help="train and evaluate a random forest or SVM baseline")
     _add_source(baseline)
-    baseline.add_argument("--model", required=True, choices=["svm", "rf"])
-    baseline.add_argument("--features", default="mfcc13", help="mfcc13 (default), mfcc-stats or egemaps")
-    baseline.add_argument("--split", default="actor", choices=["actor", "report", "loso"],
-                          help="actor-disjoint (default), the report's random split, or leave-one-speaker-out")
-    baseline.add_argument("--loso-tuning", default="global", choices=["global", "nested"],
-                          help="with --split loso: choose parameters once over all speakers (default) or again "
-                               "without each held-out speaker (nested, unbiased, one grid search per speaker)")
-    baseline.add_argument("--grid", default="report", choices=["report", "none"],
-                          help="the report's grid (default) or the estimator's defaults")
-    baseline.add_argument("--scoring", default="accuracy", choices=["accuracy", "f1_macro"],
-                          help="what the grid search maximises (the report: accuracy)")
-    baseline.add_argument("--seed", type=int, default=3)
-    baseline.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    add_options(baseline, BaselineSpec)
     baseline.add_argument("--json", action="store_true")
     baseline.set_defaults(handler=cmd_baseline)
 
@@ -97,16 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 ("lr-search", cmd_lr_search, "queue the report's learning-rate beam search")):
         command = commands.add_parser(name, help=text)
         _add_source(command)
-        _add_finetune_options(command)
+        add_options(command, FinetuneSpec)
         if name == "lr-search":
-            command.add_argument("--init-lr", type=float, default=1e-4)
-            command.add_argument("--factor", type=float, default=0.5)
-            command.add_argument("--epochs-per-round", type=int, default=5)
-            command.add_argument("--max-rounds", type=int, default=4)
-            command.add_argument("--schedule", choices=("algorithm1", "fixed"), default="algorithm1",
-                                 help="algorithm1: the report's (rounds of 5, 10, 15... epochs, the best retrained); "
-                                      "fixed: a cheaper variant (the same length every round, the best's score "
-                                      "carried over)")
+            add_options(command, LrSearchSpec)
         command.add_argument("--wait", action="store_true", help="wait for the job to end (starts a local worker "
                                                                   "when the queue is local and none is alive)")
         command.add_argument("--json", action="store_true")
@@ -207,10 +192,9 @@ def cmd_features(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from .baselines import BaselineSpec, run_baseline
+    from .baselines import run_baseline
 
-    spec = BaselineSpec(model=args.model, features=args.features, split=args.split, grid=args.grid,
-                        scoring=args.scoring, seed=args.seed, jobs=args.jobs, loso_tuning=args.loso_tuning).validate()
+    spec = spec_from_args(BaselineSpec, args).validate()
     corpus = _load(args)
     run = run_baseline(spec, corpus, progress=lambda done, total, message: _print_progress(message, done, total))
     metrics = {k: run.metrics.get(k) for k in ("accuracy", "macro_f1", "uar")}
@@ -310,43 +294,18 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def _add_finetune_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="a hub id (e.g. facebook/wav2vec2-base-960h) or a local folder")
-    parser.add_argument("--lr", type=float, default=1e-4, dest="learning_rate")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--grad-accum", type=int, default=4)
-    parser.add_argument("--scheduler", default="linear", choices=["linear", "cosine", "plateau"])
-    parser.add_argument("--warmup", type=float, default=0.1, dest="warmup_ratio")
-    parser.add_argument("--patience", type=int, default=3)
-    parser.add_argument("--split", default="actor", choices=["actor", "report"])
-    parser.add_argument("--max-seconds", type=float, default=6.0)
-    parser.add_argument("--max-clips", type=int, default=None, help="a stratified sample, for smoke tests")
-    parser.add_argument("--seed", type=int, default=3)
-
-
-def _finetune_spec(args):
-    from .finetune import FinetuneSpec
-
-    return FinetuneSpec(model=args.model, learning_rate=args.learning_rate, epochs=args.epochs,
-                        batch_size=args.batch_size, grad_accum=args.grad_accum, scheduler=args.scheduler,
-                        warmup_ratio=args.warmup_ratio, patience=args.patience, split=args.split,
-                        max_seconds=args.max_seconds, max_clips=args.max_clips, seed=args.seed).validate()
-
-
 def cmd_finetune(args) -> int:
     from .jobs import submit_finetune
 
-    run = submit_finetune(_finetune_spec(args), _load(args))
+    run = submit_finetune(spec_from_args(FinetuneSpec, args).validate(), _load(args))
     return _after_submit(args, run)
 
 
 def cmd_lr_search(args) -> int:
     from .jobs import submit_lr_search
 
-    run = submit_lr_search(_finetune_spec(args), _load(args), init_lr=args.init_lr, factor=args.factor,
-                           epochs_per_round=args.epochs_per_round, max_rounds=args.max_rounds,
-                           schedule=args.schedule)
+    search = spec_from_args(LrSearchSpec, args).validate()
+    run = submit_lr_search(spec_from_args(FinetuneSpec, args).validate(), _load(args), **search.to_dict())
     return _after_submit(args, run)
 
 
