@@ -3,15 +3,17 @@ jobs that survive a page reload; every result is a run in the registry."""
 
 import streamlit as st
 
-from ser.baselines import MODELS, SCORINGS, BaselineSpec, grid_size
+from ser.baselines import BaselineSpec, grid_size
 from ser.errors import SerError
 from ser.features import FEATURE_SETS
 from ser.jobs import refresh, submit_baseline
+from ser.params import spec_params
 from ser.runs import list_runs, runs_table
-from ser.splits import SPLITS, WHY_SPLITS_MATTER
+from ser.splits import WHY_SPLITS_MATTER
 from ui.jobs_panel import active_jobs, stopped_job
 from ui.run_report import delete_box, pick_run, show_run
 from ui.sidebar import corpus_sidebar
+from ui.spec_form import spec_form
 from ui.state import show_error
 
 corpus = corpus_sidebar()
@@ -23,26 +25,17 @@ st.info(WHY_SPLITS_MATTER, icon=":material/record_voice_over:")
 
 # ------------------------------------------------------------------ start a job
 with st.form("baseline_form"):
-    columns = st.columns(3)
-    model = columns[0].selectbox("Model", list(MODELS), format_func=lambda m: MODELS[m], key="baseline_model")
-    features = columns[1].selectbox("Features", list(FEATURE_SETS), key="baseline_features")
-    split = columns[2].selectbox("Split", list(SPLITS), format_func=lambda s: SPLITS[s], key="baseline_split")
-    columns = st.columns(3)
-    grid = columns[0].selectbox("Grid", ["report", "none"], key="baseline_grid",
-                                format_func=lambda g: "the report's grid" if g == "report" else "defaults only")
-    scoring = columns[1].selectbox("Grid search maximises", list(SCORINGS), format_func=lambda s: SCORINGS[s],
-                                   key="baseline_scoring")
-    seed = columns[2].number_input("Seed", value=3, step=1, key="baseline_seed")
+    settings = spec_form(BaselineSpec, "baseline", columns=3, options={"features": list(FEATURE_SETS)})
     started = st.form_submit_button("Start", type="primary", key="start_baseline")
+folds = spec_params(BaselineSpec)["cv_folds"].default
 st.caption(f"The report's grids: SVM {grid_size('svm')} candidates (C, gamma, kernel), random forest {grid_size('rf')} "
-           "(trees, depth, split and leaf sizes), each cross-validated 5 times. The job uses every core.")
+           f"(trees, depth, split and leaf sizes), each cross-validated {folds} times. The job uses every core.")
 if started:
     if corpus is None:
         st.error("Pick a corpus in the sidebar first.")
     else:
         try:
-            spec = BaselineSpec(model=model, features=features, split=split, grid=grid, scoring=scoring,
-                                seed=int(seed)).validate()
+            spec = BaselineSpec(**settings).validate()
             run = submit_baseline(spec, corpus)
             st.session_state["baseline_open"] = run.run_id
             st.toast(f"Started {run.run_id}")
