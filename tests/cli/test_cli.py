@@ -70,10 +70,11 @@ def test_demo_command(tmp_path):
 
 
 def test_baseline_then_runs(small_demo):
-    done = ser("baseline", "--data", small_demo, "--model", "svm", "--grid", "none", "--jobs", "1", "--json")
+    done = ser("baseline", "--data", small_demo, "--model", "svm", "--grid", "none", "--jobs", "1", "--cv-folds", "3",
+               "--json")
     result = json.loads(done.stdout)
     assert result["status"] == "finished" and result["split"] == "actor"
-    assert "speaker-grouped" in result["cv"]["scheme"]
+    assert result["cv"]["scheme"].startswith("3 speaker-grouped folds")  # --cv-folds, made from BaselineSpec.cv_folds
     assert set(result["metrics"]) == {"accuracy", "macro_f1", "uar"}
     assert 0 <= result["metrics"]["macro_f1"] <= 1 and result["best_params"] == {}
     listed = json.loads(ser("runs", "--json").stdout)["runs"]
