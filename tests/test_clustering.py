@@ -41,8 +41,10 @@ def test_separated_blobs_get_a_high_silhouette():
 
 
 def test_invalid_k(features):
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="k must be between 2 and 491 for 492 clips; got 1"):
         kmeans_clusters(features, 1)
+    with pytest.raises(ConfigError, match="got 492"):
+        kmeans_clusters(features, 492)
 
 
 def test_contingency_sums_and_purity(small_demo, features):

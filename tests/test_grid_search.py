@@ -45,7 +45,7 @@ def test_progress_and_cancel(data):
     grid = {"clf__C": [0.1, 1, 10, 100]}
     grid_search(make_pipeline("svm", 3), grid, X, y, splits, jobs=1, progress=lambda d, t, m: seen.append((d, t)))
     assert seen[-1] == (12, 12) and len(seen) == 12
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled, match=r"stopped after \d+ of 12 fits"):
         grid_search(make_pipeline("svm", 3), grid, X, y, splits, jobs=1, should_stop=lambda: True)
 
 

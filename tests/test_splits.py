@@ -54,8 +54,10 @@ def test_actor_disjoint_split_really_is_disjoint():
 
 
 def test_actor_disjoint_split_needs_speakers():
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="needs at least 2 speakers; this corpus has 1"):
         actor_disjoint_split(clips_table(speakers=1))
+    with pytest.raises(ConfigError, match="needs at least 3 speakers; this corpus has 2"):  # train, val and test
+        actor_disjoint_split(clips_table(speakers=2), val_size=0.15)
 
 
 def test_loso_folds_cover_every_clip_once():
@@ -71,7 +73,7 @@ def test_loso_folds_cover_every_clip_once():
 
 def test_unknown_split_and_tiny_classes():
     clips = clips_table()
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="unknown split 'random'; choose one of actor, report, loso"):
         make_split(clips, "random")
-    with pytest.raises(ConfigError):
-        report_split(clips.head(8))
+    with pytest.raises(ConfigError, match=r"emotion\(s\) SAD have fewer than 4 clips"):
+        report_split(clips.drop(clips.index[clips["emotion"] == "SAD"][3:]))  # 3 sad clips left
