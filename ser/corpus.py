@@ -4,8 +4,8 @@ The clips table is indexed by ``clip_id`` (the file stem) with the columns ``pat
 speaker, sentence, intensity, sex, age, race, ethnicity, duration_s`` and, where the corpus has
 crowd votes, ``{voice,face,av}_{EMO}`` vote counts, ``_responses``, ``_agreement`` and ``_vote``.
 Unknown metadata is missing, never a dropped row. Files that cannot be used (missing, empty,
-Git LFS pointer, undecodable, unparseable name, unknown emotion) are not rows: they go to the
-``problems`` list with the reason, and the rest of the corpus loads.
+Git LFS pointer, WAV cut short, undecodable, unparseable name, unknown emotion) are not rows: they go to
+the ``problems`` list with the reason and its kind, and the rest of the corpus loads.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from . import config
-from .audio import file_problem, probe
-from .errors import AudioError, CorpusError
-from .labels import EMOTIONS, INTENSITIES, SENTENCES, VOTE_LETTERS, emotion_code
+from .audio import probe
+from .errors import AudioError, AudioProblem, CorpusError
+from .labels import (EMOTIONS, INTENSITIES, LETTER_SCHEMES, SENTENCES, VOTE_LETTERS, emotion_code, letter_code,
+                     single_letters)
 
 CLIP_COLUMNS = ["path", "emotion", "speaker", "sentence", "intensity", "sex", "age", "race",
                 "ethnicity", "duration_s"]
@@ -31,38 +32,47 @@ CREMA_NAME = re.compile(r"^(?P<speaker>\d{4})_(?P<sentence>[A-Z]{3})_(?P<emotion
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
 
 
+# The kinds of problem, each set where the problem is found, with the words data health shows for it.
+PROBLEM_KINDS = {
+    "missing": "missing file",
+    "unreadable": "unreadable file",
+    "empty": "empty file",
+    "lfs-pointer": "Git LFS pointer",
+    "truncated": "truncated file",
+    "undecodable": "undecodable",
+    "no-samples": "no audio samples",
+    "not-finite": "NaN or infinite samples",
+    "bad-name": "name does not parse",
+    "unknown-label": "unknown label code",
+    "unknown-code": "unknown sentence or intensity code",
+    "no-label": "no emotion label",
+    "no-path": "empty path",
+    "duplicate": "duplicate clip id",
+    "no-metadata": "without demographics",
+    "features": "features failed",
+}
+
+
 @dataclass(frozen=True)
 class Problem:
+    """Something in a corpus that could not be used: the clip (or file, actor, manifest line), the
+    message for the reader, and its ``kind`` (a key of PROBLEM_KINDS) for counting."""
+
     clip: str
     problem: str
+    kind: str
+
+    def __post_init__(self):
+        if self.kind not in PROBLEM_KINDS:
+            raise ValueError(f"unknown problem kind {self.kind!r}; kinds are {', '.join(PROBLEM_KINDS)}")
 
     @property
-    def kind(self) -> str:
-        return problem_kind(self.problem)
+    def label(self) -> str:
+        return PROBLEM_KINDS[self.kind]
 
-
-PROBLEM_KINDS = [
-    ("Git LFS pointer", "git lfs"),
-    ("missing file", "missing file"),
-    ("empty file", "empty file"),
-    ("no audio samples", "no audio samples"),
-    ("undecodable", "not a readable audio"),
-    ("undecodable", "not a decodable audio"),
-    ("name does not parse", "does not parse"),
-    ("unknown label code", "unknown "),
-    ("no emotion label", "no emotion label"),
-    ("duplicate clip id", "duplicate clip id"),
-    ("without demographics", "videodemographics"),
-]
-
-
-def problem_kind(problem: str) -> str:
-    """A short category for a problem message, for the data-health counts."""
-    text = problem.lower()
-    for kind, marker in PROBLEM_KINDS:
-        if marker in text:
-            return kind
-    return "other"
+    def as_dict(self) -> dict:
+        """``{clip, problem, kind}``, as ``--json`` prints it."""
+        return {"clip": self.clip, "problem": self.problem, "kind": self.kind}
 
 
 @dataclass
@@ -90,7 +100,8 @@ class Corpus:
         return hashlib.sha1("\n".join(lines).encode()).hexdigest()[:16]
 
     def problems_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([(p.kind, p.clip, p.problem) for p in self.problems],
+        """One row per problem: ``kind`` in words (as data health counts them), ``clip``, ``problem``."""
+        return pd.DataFrame([(p.label, p.clip, p.problem) for p in self.problems],
                             columns=["kind", "clip", "problem"])
 
 
@@ -158,25 +169,28 @@ def read_crema_d(root: Path | str) -> Corpus:
     problems: list[Problem] = []
     present = {p.stem for p in files}
     for name in sorted(set(listed) - present):
-        problems.append(Problem(name, f"missing file: listed in SentenceFilenames.csv but not in {audio_dir}"))
+        problems.append(Problem(name, f"missing file: listed in SentenceFilenames.csv but not in {audio_dir}",
+                                "missing"))
 
     records = []
     for path in files:
         match = CREMA_NAME.match(path.stem)
         if match is None:
             problems.append(Problem(str(path), "file name does not parse as ACTOR_SENTENCE_EMOTION_LEVEL "
-                                    "(e.g. 1001_DFA_ANG_XX)"))
+                                    "(e.g. 1001_DFA_ANG_XX)", "bad-name"))
             continue
         parts = match.groupdict()
         if parts["emotion"] not in EMOTIONS:
             problems.append(Problem(path.stem, f"unknown emotion code {parts['emotion']!r} "
-                                    f"(expected one of {' '.join(EMOTIONS)})"))
+                                    f"(expected one of {' '.join(EMOTIONS)})", "unknown-label"))
             continue
         if parts["sentence"] not in SENTENCES:
-            problems.append(Problem(path.stem, f"unknown sentence code {parts['sentence']!r}; kept without it"))
+            problems.append(Problem(path.stem, f"unknown sentence code {parts['sentence']!r}; kept without it",
+                                    "unknown-code"))
             parts["sentence"] = None
         if parts["level"] not in INTENSITIES:
-            problems.append(Problem(path.stem, f"unknown intensity code {parts['level']!r}; kept without it"))
+            problems.append(Problem(path.stem, f"unknown intensity code {parts['level']!r}; kept without it",
+                                    "unknown-code"))
             parts["level"] = None
         records.append({"clip_id": path.stem, "path": str(path), "emotion": parts["emotion"],
                         "speaker": parts["speaker"], "sentence": parts["sentence"],
@@ -219,7 +233,7 @@ def _join_demographics(clips: pd.DataFrame, path: Path, problems: list[Problem])
     if not path.exists():
         if len(clips):
             problems.append(Problem(str(path), "VideoDemographics.csv not found: sex, age, race and "
-                                    "ethnicity are unknown for every clip"))
+                                    "ethnicity are unknown for every clip", "no-metadata"))
         for column in ("sex", "age", "race", "ethnicity"):
             clips[column] = np.nan
         return clips
@@ -229,7 +243,7 @@ def _join_demographics(clips: pd.DataFrame, path: Path, problems: list[Problem])
     for speaker in unknown:
         count = int((clips["speaker"] == speaker).sum())
         problems.append(Problem(f"actor {speaker}", f"no row in VideoDemographics.csv: demographics of its "
-                                f"{count} clip(s) are unknown"))
+                                f"{count} clip(s) are unknown", "no-metadata"))
     return joined
 
 
@@ -269,33 +283,38 @@ def _vote_codes(value) -> str | None:
 
 def read_manifest(csv_path: Path | str) -> Corpus:
     """A CSV with at least ``path, emotion, speaker``; further columns are metadata.
-    Relative paths are relative to the CSV's folder."""
+    Relative paths are relative to the CSV's folder. In place of ``emotion`` a manifest may give a letter
+    scheme's codes in a column ``<scheme>_letter`` (``emodb_letter``: EmoDB's W L E A F T N)."""
     csv_path = Path(csv_path)
     table = _read_csv(csv_path)
     table.columns = [str(c).strip().lower() for c in table.columns]
-    missing = [c for c in ("path", "emotion", "speaker") if c not in table.columns]
+    lettered = any(f"{scheme}_letter" in table.columns for scheme in LETTER_SCHEMES)
+    needed = ("path", "speaker") if lettered else ("path", "emotion", "speaker")
+    missing = [c for c in needed if c not in table.columns]
     if missing:
         raise CorpusError(f"{csv_path} lacks the column(s) {', '.join(missing)}. A manifest needs at "
-                          "least path, emotion, speaker (further columns are kept as metadata).",
+                          "least path, emotion, speaker (further columns are kept as metadata; letter codes go "
+                          f"in a column {' or '.join(f'{s}_letter' for s in LETTER_SCHEMES)} in place of emotion).",
                           title="Manifest is missing columns")
+    label_of = _label_reader(csv_path, table)
     problems: list[Problem] = []
     records = []
     seen: dict[str, str] = {}
     for number, row in enumerate(table.to_dict("records"), start=2):
         raw_path = str(row.get("path") or "").strip()
         if not raw_path or raw_path.lower() == "nan":
-            problems.append(Problem(f"{csv_path.name} line {number}", "empty path"))
+            problems.append(Problem(f"{csv_path.name} line {number}", "empty path", "no-path"))
             continue
         path = Path(raw_path).expanduser()
         path = path if path.is_absolute() else (csv_path.parent / path)
         clip_id = path.stem
-        emotion = emotion_code(row.get("emotion"))
-        if emotion is None:
-            problems.append(Problem(str(path), f"no emotion label ({csv_path.name} line {number})"))
+        emotion, problem = label_of(row, f"{csv_path.name} line {number}")
+        if problem is not None:
+            problems.append(Problem(str(path), *problem))
             continue
         if clip_id in seen:
             problems.append(Problem(str(path), f"duplicate clip id {clip_id!r} (also {seen[clip_id]}); "
-                                    "clip ids are file stems and must be unique"))
+                                    "clip ids are file stems and must be unique", "duplicate"))
             continue
         seen[clip_id] = str(path)
         speaker = row.get("speaker")
@@ -313,18 +332,57 @@ def read_manifest(csv_path: Path | str) -> Corpus:
                   problems=problems, files=files_table)
 
 
+def _label_reader(csv_path: Path, table: pd.DataFrame):
+    """How the manifest gives emotions: words or codes in ``emotion``, or letters in ``<scheme>_letter``.
+    Returns ``row, where -> (code, None) or (None, (message, kind))``. Single letters in ``emotion``
+    are refused for the whole manifest: they are never guessed."""
+    schemes = [s for s in LETTER_SCHEMES if f"{s}_letter" in table.columns]
+    if ("emotion" in table.columns and schemes) or len(schemes) > 1:
+        named = ["emotion"] * ("emotion" in table.columns) + [f"{s}_letter" for s in schemes]
+        raise CorpusError(f"{csv_path} gives emotions in more than one column ({', '.join(named)}); keep one.",
+                          title="Manifest has two emotion columns")
+    if schemes:
+        scheme, column = schemes[0], f"{schemes[0]}_letter"
+
+        def from_letter(row, where):
+            raw = row.get(column)
+            if pd.isna(raw) or not str(raw).strip():
+                return None, (f"no emotion label ({where})", "no-label")
+            code = letter_code(scheme, raw)
+            if code is None:
+                known = " ".join(LETTER_SCHEMES[scheme])
+                return None, (f"unknown {column} {str(raw).strip()!r} ({where}; expected one of {known})",
+                              "unknown-label")
+            return code, None
+
+        return from_letter
+    letters = single_letters(table["emotion"].dropna())
+    if letters:
+        raise CorpusError(f"{csv_path}: the emotion column holds single letters ({', '.join(letters)}), which mean "
+                          "different emotions in different corpora (EmoDB's A is Angst, fear, and F is Freude, "
+                          "happiness), so they are not guessed. Write the emotions as words or codes (anger or "
+                          f"ANG, fear or FEA, ...), or, for EmoDB's letters W L E A F T N, rename the column to "
+                          "emodb_letter.", title="Emotion letters are ambiguous")
+
+    def from_word(row, where):
+        emotion = emotion_code(row.get("emotion"))
+        return (None, (f"no emotion label ({where})", "no-label")) if emotion is None else (emotion, None)
+
+    return from_word
+
+
 # ---------------------------------------------------------------- shared
 
 def _inspect_audio(clips: pd.DataFrame, problems: list[Problem]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Check every file (missing, empty, LFS pointer, unreadable header) and read its duration.
-    Unusable files leave the table and go to ``problems``."""
+    """Check every file (missing, empty, LFS pointer, WAV cut short, unreadable header) and read its
+    duration. Unusable files leave the table and go to ``problems`` with their kind."""
     paths = [Path(p) for p in clips["path"]]
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(_inspect_one, paths))
     keep, durations, identities = [], [], []
     for clip_id, path, (problem, duration, identity) in zip(clips.index, paths, results):
         if problem is not None:
-            problems.append(Problem(clip_id, f"{path}: {problem}" if problem == "missing file" else problem))
+            problems.append(Problem(clip_id, *problem))
             continue
         keep.append(clip_id)
         durations.append(duration)
@@ -336,14 +394,18 @@ def _inspect_audio(clips: pd.DataFrame, problems: list[Problem]) -> tuple[pd.Dat
 
 
 def _inspect_one(path: Path):
-    problem = file_problem(path)
-    if problem is not None:
-        return problem, None, None
+    """``(problem, duration, identity)``; ``problem`` is ``(message, kind)`` or None. A missing file's
+    message keeps its path (the clip id alone would not say where it was looked for)."""
     try:
         info = probe(path)
+        stat = path.stat()
+    except AudioProblem as exc:
+        message = exc.detail if exc.kind == "missing" else exc.detail.removeprefix(f"{path}: ")
+        return (message, exc.kind), None, None
     except AudioError as exc:
-        return exc.detail.removeprefix(f"{path}: "), None, None
-    stat = path.stat()
+        return (exc.detail.removeprefix(f"{path}: "), "undecodable"), None, None
+    except OSError as exc:  # removed between the check and stat
+        return (f"{path}: cannot be read ({exc.strerror or exc})", "unreadable"), None, None
     return None, info.duration_s, {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 

@@ -39,3 +39,12 @@ class AudioError(SerError):
 
 class FeatureError(SerError):
     title = "Features cannot be computed"
+
+
+class AudioProblem(AudioError):
+    """An audio file that cannot be used, with the ``kind`` of problem that the corpus' data health
+    counts: missing, unreadable, empty, lfs-pointer, truncated, undecodable, no-samples, not-finite."""
+
+    def __init__(self, detail: str, kind: str, title: str | None = None):
+        super().__init__(detail, title)
+        self.kind = kind

@@ -189,7 +189,7 @@ class FeatureResult:
 
     def summary(self) -> dict:
         return {"set": self.set_name, "clips": int(len(self.table)),
-                "failed": [{"clip": p.clip, "problem": p.problem} for p in self.failed],
+                "failed": [p.as_dict() for p in self.failed],
                 "seconds": round(self.seconds, 3), "cached": self.cached, "computed": self.computed}
 
 
@@ -291,7 +291,7 @@ def _assemble(feature_set: FeatureSet, store: pd.DataFrame, keys: pd.Series):
     rows.index = keys.index
     errors = rows["error"]
     failed_mask = errors.notna().to_numpy()
-    failed = [Problem(clip, str(err)) for clip, err in errors[failed_mask].items()]
+    failed = [Problem(clip, str(err), "features") for clip, err in errors[failed_mask].items()]
     table = rows.loc[~failed_mask, feature_set.columns()].astype(np.float32)
     table.index.name = "clip_id"
     return table, failed

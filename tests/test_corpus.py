@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 from crema_layout import write_clip
-from ser.corpus import CLIP_COLUMNS, load_corpus, read_crema_d, read_demographics, read_manifest, read_votes
+from ser.corpus import CLIP_COLUMNS, Problem, load_corpus, read_crema_d, read_demographics, read_manifest, read_votes
 from ser.errors import CorpusError
 from ser.labels import EMOTIONS
 
@@ -49,22 +49,33 @@ def test_broken_inputs_are_reported_and_the_rest_loads(crema_folder):
     write_clip(audio / "notes.wav", "NEU")
     write_clip(audio / "1001_DFA_BOR_XX.wav", "NEU")
     write_clip(audio / "1099_DFA_NEU_XX.wav", "NEU")  # actor without demographics
+    whole = (audio / "1002_IEO_ANG_HI.wav").read_bytes()  # 0.6 s: 9,600 frames of 2 bytes after a 44-byte header
+    (audio / "1002_IEO_ANG_HI.wav").write_bytes(whole[: 44 + 2 * 4_000])
 
     corpus = load_corpus(crema_folder)
     found = problems_by_clip(corpus)
     assert "empty" in found["1001_DFA_ANG_XX"].problem
     assert "git lfs pull" in found["1001_DFA_DIS_XX"].problem.lower()
-    assert "not a readable audio file" in found["1001_DFA_FEA_XX"].problem
+    assert "not a recognisable audio file (no decoder could read it)" in found["1001_DFA_FEA_XX"].problem
+    assert found["1002_IEO_ANG_HI"].problem.startswith("truncated: the header promises 0.60 s (9,600 frames) but "
+                                                       "the file holds 0.25 s (4,000 frames)")
     assert "missing file" in found["1001_DFA_HAP_XX"].problem
     assert "no audio samples" in found["1001_DFA_SAD_XX"].problem
     assert "does not parse" in found[str(audio / "notes.wav")].problem
     assert "unknown emotion code 'BOR'" in found["1001_DFA_BOR_XX"].problem
     assert "VideoDemographics.csv" in found["actor 1099"].problem
-    kinds = {p.kind for p in corpus.problems}
-    assert {"empty file", "Git LFS pointer", "undecodable", "missing file", "name does not parse",
-            "unknown label code", "without demographics", "no audio samples"} <= kinds
+    kinds = {clip: p.kind for clip, p in found.items()}
+    assert kinds == {"1001_DFA_ANG_XX": "empty", "1001_DFA_DIS_XX": "lfs-pointer", "1001_DFA_FEA_XX": "undecodable",
+                     "1001_DFA_HAP_XX": "missing", "1001_DFA_SAD_XX": "no-samples", "1002_IEO_ANG_HI": "truncated",
+                     str(audio / "notes.wav"): "bad-name", "1001_DFA_BOR_XX": "unknown-label",
+                     "actor 1099": "no-metadata"}
+    frame = corpus.problems_frame()
+    assert frame.set_index("clip").loc["1002_IEO_ANG_HI", "kind"] == "truncated file"
+    assert frame.set_index("clip").loc["1001_DFA_DIS_XX", "kind"] == "Git LFS pointer"
+    assert found["1002_IEO_ANG_HI"].as_dict() == {"clip": "1002_IEO_ANG_HI", "kind": "truncated",
+                                                  "problem": found["1002_IEO_ANG_HI"].problem}
     clips = corpus.clips
-    assert len(clips) == 24 - 5 + 1  # five broken, one new actor kept with unknown demographics
+    assert len(clips) == 24 - 6 + 1  # six broken, one new actor kept with unknown demographics
     assert pd.isna(clips.loc["1099_DFA_NEU_XX", "sex"])
     assert "1001_DFA_NEU_XX" in clips.index
 
@@ -148,11 +159,64 @@ def test_manifest_problems_do_not_stop_it(tmp_path):
         assert expected in text
 
 
+def test_manifest_problems_carry_their_kind(tmp_path):
+    write_clip(tmp_path / "ok.wav", "ANG")
+    manifest = write_manifest(tmp_path, ["ok.wav,ANG,s1,,,", "gone.wav,ANG,s1,,,", "ok.wav,HAP,s3,,,", ",NEU,s4,,,",
+                                         "ok2.wav,,s5,,,"])
+    kinds = [p.kind for p in read_manifest(manifest).problems]
+    assert sorted(kinds) == ["duplicate", "missing", "no-label", "no-path"]
+
+
+def test_a_problem_kind_must_be_one_of_the_kinds():
+    assert Problem("a", "missing file", "missing").label == "missing file"
+    with pytest.raises(ValueError, match="unknown problem kind 'lost'"):
+        Problem("a", "lost", "lost")
+
+
+@pytest.mark.parametrize("letters", [["A", "F", "N"], ["W", "L", "E", "A", "F", "T", "N"], ["a", "sad"]])
+def test_single_letter_emotions_are_never_guessed(tmp_path, letters):
+    for i, _ in enumerate(letters):
+        write_clip(tmp_path / f"c{i}.wav", "NEU")
+    manifest = write_manifest(tmp_path, [f"c{i}.wav,{letter},s1,,," for i, letter in enumerate(letters)])
+    with pytest.raises(CorpusError) as info:
+        read_manifest(manifest)
+    single = sorted(letter for letter in letters if len(letter) == 1)
+    assert info.value.title == "Emotion letters are ambiguous"
+    assert info.value.detail.startswith(f"{manifest}: the emotion column holds single letters ({', '.join(single)})")
+    assert "Write the emotions as words or codes" in info.value.detail and "emodb_letter" in info.value.detail
+
+
+def test_emodb_letters_through_the_emodb_letter_column(tmp_path):
+    names = {"03a01Wa": "W", "03a01La": "L", "03a01Ea": "E", "03a01Ab": "A", "03a01Fa": "F", "03a01Ta": "T",
+             "03a01Nc": "n", "03a02Xa": "X", "03a02Za": ""}
+    for name in names:
+        write_clip(tmp_path / f"{name}.wav", "NEU")
+    manifest = write_manifest(tmp_path, [f"{name}.wav,{letter},03" for name, letter in names.items()],
+                              header="path,emodb_letter,speaker")
+    corpus = read_manifest(manifest)
+    assert corpus.clips["emotion"].to_dict() == {"03a01Wa": "ANG", "03a01La": "BOR", "03a01Ea": "DIS", "03a01Ab": "FEA",
+                                                 "03a01Fa": "HAP", "03a01Ta": "SAD", "03a01Nc": "NEU"}
+    found = problems_by_clip(corpus)
+    assert found[str(tmp_path / "03a02Xa.wav")].kind == "unknown-label"
+    assert "unknown emodb_letter 'X'" in found[str(tmp_path / "03a02Xa.wav")].problem
+    assert found[str(tmp_path / "03a02Za.wav")].kind == "no-label"
+
+
+def test_a_manifest_with_two_emotion_columns_is_refused(tmp_path):
+    write_clip(tmp_path / "a.wav", "ANG")
+    manifest = write_manifest(tmp_path, ["a.wav,anger,W,s1"], header="path,emotion,emodb_letter,speaker")
+    with pytest.raises(CorpusError, match=r"more than one column \(emotion, emodb_letter\)"):
+        read_manifest(manifest)
+
+
 def test_manifest_without_required_columns_names_file_and_columns(tmp_path):
     manifest = write_manifest(tmp_path, ["x.wav,ANG"], header="file,emotion")
     with pytest.raises(CorpusError) as info:
         read_manifest(manifest)
     assert str(manifest) in info.value.detail and "path, speaker" in info.value.detail
+    no_emotion = write_manifest(tmp_path, ["x.wav,s1"], header="path,speaker")
+    with pytest.raises(CorpusError, match=r"lacks the column\(s\) emotion\. .* a column emodb_letter in place of"):
+        read_manifest(no_emotion)
 
 
 def test_unreadable_csv_is_a_corpus_error(tmp_path):
