@@ -13,7 +13,7 @@ from ser.errors import SerError
 from ser.labels import EMOTIONS
 from ser.predict import Predictor
 from ser.runs import list_runs
-from ser.uploads import MAX_SECONDS, decode_bytes
+from ser.uploads import MAX_SECONDS
 from ui.charts import EMOTION_COLORS
 from ui.sidebar import corpus_sidebar
 from ui.state import show_error
@@ -81,8 +81,7 @@ rows = []
 for index, (name, data) in enumerate(clips):
     st.subheader(name)
     try:
-        audio = decode_bytes(name, data)
-        result = model.predict(audio)
+        audio, result = model.predict_upload(name, data)
     except SerError as exc:
         show_error(exc)
         rows.append({"file": name, "emotion": None, "error": exc.detail})

@@ -2,9 +2,10 @@
 
 - ``mfcc13``: the report's features: 13 MFCCs with librosa's defaults (audio at librosa's default
   22,050 Hz, n_fft 2048, hop 512, 128 Slaney mel bands, power in dB with top_db 80, DCT-II ortho),
-  averaged over frames. Computed with numpy on a precomputed mel basis: the same numbers as
-  ``librosa.feature.mfcc(y=librosa.load(path)[0]).mean(axis=1)`` without rebuilding the filter bank
-  for every clip.
+  averaged over frames. Files are decoded at their own rate and resampled once to 22,050 Hz, as
+  ``librosa.load`` does (soxr HQ, the length fixed to ceil(n * ratio)). Computed with numpy on a
+  precomputed mel basis: the same numbers as ``librosa.feature.mfcc(y=librosa.load(path)[0]).mean(axis=1)``
+  at any sample rate, without rebuilding the filter bank for every clip.
 - ``mfcc-stats``: 13 MFCCs with their deltas and delta-deltas at 16 kHz (25 ms windows, 10 ms hop),
   mean and standard deviation over frames: 78 values.
 - ``egemaps``: openSMILE's eGeMAPSv02 functionals, the field's standard hand-crafted set: 88 values.
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from . import config
-from .audio import SAMPLE_RATE, load_audio
+from .audio import SAMPLE_RATE, decode_file, load_audio
 from .corpus import Corpus, Problem
 from .errors import AudioError, FeatureError
 
@@ -46,7 +47,8 @@ class FeatureSet:
     name: str
     description: str
     params: dict = field(default_factory=dict)
-    version: int = 1
+    version: int = 1  # bumped when the computation changes, so cached rows of the old one are not reused
+    native_rate: bool = False  # files decoded at their own rate (else at 16 kHz) and resampled by compute
 
     @property
     def cache_key(self) -> str:
@@ -56,15 +58,17 @@ class FeatureSet:
     def columns(self) -> list[str]:
         return feature_columns(self.name)
 
-    def compute(self, audio: np.ndarray) -> np.ndarray:
-        """Features of one clip (mono float32 at 16 kHz)."""
-        return COMPUTE[self.name](audio, self.params)
+    def compute(self, audio: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
+        """Features of one clip (mono float32 at ``rate``; only a native-rate set takes other rates than 16 kHz)."""
+        if rate != SAMPLE_RATE and not self.native_rate:
+            raise ValueError(f"feature set {self.name} takes audio at {SAMPLE_RATE} Hz, not {rate} Hz")
+        return COMPUTE[self.name](audio, rate, self.params)
 
 
 FEATURE_SETS: dict[str, FeatureSet] = {
     "mfcc13": FeatureSet("mfcc13", "13 MFCCs averaged over frames, as in the report (librosa defaults)",
                          {"sr": 22050, "n_mfcc": 13, "n_fft": 2048, "hop_length": 512, "n_mels": 128,
-                          "top_db": 80.0}),
+                          "top_db": 80.0}, version=2, native_rate=True),  # 1: went through 16 kHz first
     "mfcc-stats": FeatureSet("mfcc-stats", "13 MFCCs + deltas + delta-deltas, mean and std (78 values)",
                              {"sr": SAMPLE_RATE, "n_mfcc": 13, "n_fft": 512, "win_length": 400,
                               "hop_length": 160, "n_mels": 40}),
@@ -110,16 +114,16 @@ def _fix_length(y: np.ndarray, size: int) -> np.ndarray:
     return y[:size] if y.size >= size else np.pad(y, (0, size - y.size))
 
 
-def _mfcc_report(audio: np.ndarray, params: dict) -> np.ndarray:
-    """librosa.feature.mfcc with its defaults, averaged over frames."""
+def _mfcc_report(audio: np.ndarray, rate: int, params: dict) -> np.ndarray:
+    """librosa.feature.mfcc with its defaults, averaged over frames, of audio at ``rate``."""
     import scipy.fft
     import soxr
 
     sr, n_fft, hop = params["sr"], params["n_fft"], params["hop_length"]
     y = audio
-    if sr != SAMPLE_RATE:  # as librosa.resample: soxr HQ, then the length fixed to ceil(n * ratio)
-        y = soxr.resample(audio, SAMPLE_RATE, sr, quality="HQ").astype(np.float32)
-        y = _fix_length(y, int(np.ceil(audio.size * sr / SAMPLE_RATE)))
+    if sr != rate:  # as librosa.resample: soxr HQ, then the length fixed to ceil(n * ratio)
+        y = soxr.resample(audio, rate, sr, quality="HQ").astype(np.float32)
+        y = _fix_length(y, int(np.ceil(audio.size * sr / rate)))
     padded = np.pad(y, n_fft // 2, mode="constant")
     if padded.size < n_fft:
         padded = np.pad(padded, (0, n_fft - padded.size))
@@ -133,7 +137,7 @@ def _mfcc_report(audio: np.ndarray, params: dict) -> np.ndarray:
     return mfcc.mean(axis=0)
 
 
-def _mfcc_stats(audio: np.ndarray, params: dict) -> np.ndarray:
+def _mfcc_stats(audio: np.ndarray, rate: int, params: dict) -> np.ndarray:
     import librosa
 
     mfcc = librosa.feature.mfcc(y=audio, sr=params["sr"], n_mfcc=params["n_mfcc"], n_fft=params["n_fft"],
@@ -158,7 +162,7 @@ def _smile():
                            feature_level=opensmile.FeatureLevel.Functionals)
 
 
-def _egemaps(audio: np.ndarray, params: dict) -> np.ndarray:
+def _egemaps(audio: np.ndarray, rate: int, params: dict) -> np.ndarray:
     return _smile().process_signal(audio, SAMPLE_RATE).to_numpy()[0]
 
 
@@ -167,10 +171,13 @@ COMPUTE = {"mfcc13": _mfcc_report, "mfcc-stats": _mfcc_stats, "egemaps": _egemap
 
 def compute_file(feature_set: FeatureSet, path: str | Path) -> np.ndarray:
     """Features of one file. Raises AudioError for a file that cannot be used."""
-    audio = load_audio(path)
-    if audio.size < SAMPLE_RATE // 100:
+    if feature_set.native_rate:
+        audio, rate = decode_file(path)
+    else:
+        audio, rate = load_audio(path), SAMPLE_RATE
+    if audio.size < rate // 100:
         raise AudioError(f"{path}: the clip is shorter than 10 ms")
-    values = np.asarray(feature_set.compute(audio), dtype=np.float32)
+    values = np.asarray(feature_set.compute(audio, rate), dtype=np.float32)
     if not np.all(np.isfinite(values)):
         raise AudioError(f"{path}: features are not finite (is the clip silent?)")
     return values

@@ -1,6 +1,7 @@
 """Classify clips with any finished run: a baseline through its feature pipeline and scikit-learn
 model, a wav2vec2 run through its saved checkpoint. Long clips are cut into windows of the length the
-model was trained on and the windows' probabilities averaged."""
+model was trained on and the windows' probabilities averaged. Clips reach the features as the corpus'
+clips did: at their own rate for a feature set that decodes at the file's rate (mfcc13), else at 16 kHz."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, to_mono_resampled
 from .errors import AudioError, SerError
 from .runs import Run, RunError
-from .uploads import decode_bytes
+from .uploads import decode_upload
 
 BASELINE_WINDOW_S = 4.0
 
@@ -25,28 +26,37 @@ class Prediction:
 
 
 class Predictor:
-    """Loads a run's model once; ``predict`` takes mono float32 audio at 16 kHz."""
+    """Loads a run's model once; ``predict`` takes mono float32 audio at ``rate`` (16 kHz by default)."""
 
     def __init__(self, run: Run):
         if run.status != "finished":
             raise RunError(f"run {run.run_id} is {run.status}; only a finished run can classify clips.")
         self.run = run
         self.window_s = float(run.info["spec"].get("max_seconds") or BASELINE_WINDOW_S)
+        self.native_rate = False  # whether the model's features take audio at the file's own rate
         self._classify = self._baseline() if run.kind == "baseline" else self._wav2vec2()
 
-    def predict(self, audio: np.ndarray) -> Prediction:
-        windows, handling = self.windows(audio)
-        probabilities = np.mean([self._classify(window) for window in windows], axis=0)
+    def predict(self, audio: np.ndarray, rate: int = SAMPLE_RATE) -> Prediction:
+        if rate != SAMPLE_RATE and not self.native_rate:
+            audio, rate = to_mono_resampled(audio, rate, SAMPLE_RATE, source="clip"), SAMPLE_RATE
+        windows, handling = self.windows(audio, rate)
+        probabilities = np.mean([self._classify(window, rate) for window in windows], axis=0)
         probs = {label: float(p) for label, p in zip(self.labels, probabilities)}
         return Prediction(max(probs, key=probs.get), probs, handling)
 
-    def windows(self, audio: np.ndarray) -> tuple[list[np.ndarray], str]:
-        size = int(self.window_s * SAMPLE_RATE)
+    def predict_upload(self, name: str, data: bytes) -> tuple[np.ndarray, Prediction]:
+        """Decode a file's bytes and classify them: the clip at 16 kHz (to show) and the prediction."""
+        audio, rate = decode_upload(name, data)
+        prediction = self.predict(audio, rate)
+        return to_mono_resampled(audio, rate, SAMPLE_RATE, source=name), prediction
+
+    def windows(self, audio: np.ndarray, rate: int = SAMPLE_RATE) -> tuple[list[np.ndarray], str]:
+        size = int(self.window_s * rate)
         if audio.size <= size * 1.25:
             return [audio], "whole clip"
         starts = range(0, audio.size - size // 2, size)
         parts = [audio[s:s + size] for s in starts]
-        parts = [p for p in parts if p.size >= SAMPLE_RATE // 2] or [audio[:size]]
+        parts = [p for p in parts if p.size >= rate // 2] or [audio[:size]]
         return parts, f"cut into {len(parts)} windows of {self.window_s:g} s, probabilities averaged"
 
     def _baseline(self):
@@ -60,9 +70,10 @@ class Predictor:
         model = joblib.load(model_path)  # written by this workbench, never by a user upload
         features = get_feature_set(self.run.info["spec"]["features"])
         self.labels = [str(c) for c in model.classes_]
+        self.native_rate = features.native_rate
 
-        def classify(audio):
-            vector = np.asarray(features.compute(audio), dtype=np.float64)[None, :]
+        def classify(audio, rate):
+            vector = np.asarray(features.compute(audio, rate), dtype=np.float64)[None, :]
             if not np.all(np.isfinite(vector)):
                 raise AudioError("features are not finite for this clip (is it silent?)")
             return model.predict_proba(vector)[0]
@@ -80,8 +91,8 @@ class Predictor:
         model = AutoModelForAudioClassification.from_pretrained(folder, use_safetensors=True).eval()
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
 
-        def classify(audio):
-            inputs = extractor(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        def classify(audio, rate):
+            inputs = extractor(audio, sampling_rate=rate, return_tensors="pt")
             with torch.no_grad():
                 logits = model(**inputs).logits
             return torch.softmax(logits, dim=-1)[0].numpy()
@@ -96,8 +107,7 @@ def predict_files(run: Run, paths: list[str | Path]) -> list[dict]:
     for path in paths:
         path = Path(path)
         try:
-            audio = decode_bytes(path.name, path.read_bytes())
-            prediction = predictor.predict(audio)
+            _, prediction = predictor.predict_upload(path.name, path.read_bytes())
             results.append({"file": str(path), "emotion": prediction.emotion, "probs": prediction.probs,
                             "handling": prediction.handling})
         except SerError as exc:

@@ -2,6 +2,7 @@ import os
 
 import librosa
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
@@ -9,23 +10,45 @@ from crema_layout import write_clip
 from ser import config
 from ser.corpus import load_corpus
 from ser.errors import FeatureError
-from ser.features import compute_file, extract_features, feature_columns, get_feature_set
+from ser.features import compute_file, extract_features, feature_columns, file_keys, get_feature_set, write_store
 
 
-@pytest.mark.parametrize("samples", [9600, 16718, 40000, 46071])  # 16718: soxr gives 23039, librosa 23040
-def test_mfcc13_is_the_reports_librosa_computation(tmp_path, samples):
-    """Same numbers as the report's librosa.load + librosa.feature.mfcc, including lengths where
-    resampling to 22,050 Hz rounds (librosa fixes the length to ceil(n * ratio))."""
+@pytest.mark.parametrize("rate, samples", [(16000, 9600), (16000, 16718), (16000, 40000), (16000, 46071),
+                                           (44100, 26460), (44100, 46071), (48000, 28800), (48000, 46071),
+                                           (8000, 12001)])  # 16718 at 16 kHz: soxr gives 23039, librosa 23040
+def test_mfcc13_is_the_reports_librosa_computation(tmp_path, rate, samples):
+    """Same numbers as the report's librosa.load + librosa.feature.mfcc at any sample rate (decoded at the
+    file's rate, resampled once to 22,050 Hz), including lengths where resampling rounds (librosa fixes
+    the length to ceil(n * ratio))."""
     path = tmp_path / "clip.wav"
     rng = np.random.default_rng(samples)
     audio = np.zeros(samples, dtype=np.float32)
     start, stop = samples // 4, 3 * samples // 4  # silence around noise, as in real clips
     audio[start:stop] = 0.1 * rng.standard_normal(stop - start)
-    sf.write(str(path), audio, 16000, subtype="PCM_16")
+    sf.write(str(path), audio, rate, subtype="PCM_16")
     ours = compute_file(get_feature_set("mfcc13"), path)
     y, sr = librosa.load(path)  # the report: librosa defaults, 22,050 Hz
     reference = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=13).mean(axis=1)
-    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=2e-4)
+
+
+def test_mfcc13_rows_cached_by_the_16_khz_computation_are_not_reused(tmp_path):
+    """mfcc13 went through 16 kHz before 22,050 Hz until its version 2; a cache written then (under the
+    key below) must not answer for a 44.1 kHz file now."""
+    audio_dir = tmp_path / "AudioWAV"
+    audio_dir.mkdir()
+    write_clip(audio_dir / "1001_DFA_ANG_XX.wav", "ANG", rate=44100)
+    corpus = load_corpus(tmp_path)
+    keys = file_keys(corpus.files)
+    config.features_dir().mkdir(parents=True, exist_ok=True)
+    old = pd.DataFrame(np.zeros((1, 13), dtype=np.float32), columns=feature_columns("mfcc13"),
+                       index=pd.Index(keys.to_list(), name="key"))
+    old.insert(0, "error", pd.Series([None], index=old.index, dtype=object))
+    write_store(config.features_dir() / "mfcc13-a3912150ba.parquet", old)  # version 1's cache key
+    result = extract_features(corpus, "mfcc13", jobs=1)
+    assert not result.cached and result.computed == 1
+    expected = compute_file(get_feature_set("mfcc13"), corpus.clips["path"].iloc[0])
+    np.testing.assert_array_equal(result.table.iloc[0].to_numpy(), expected)
 
 
 @pytest.mark.parametrize("name, width", [("mfcc13", 13), ("mfcc-stats", 78), ("egemaps", 88)])
@@ -112,7 +135,8 @@ def test_unusual_audio_in_a_corpus_is_read_or_reported(tmp_path):
 
     audio_dir = tmp_path / "AudioWAV"
     audio_dir.mkdir()
-    variants = {"1001_DFA_ANG_XX": (speechy(16000), 16000, "PCM_U8"), "1001_DFA_DIS_XX": (speechy(16000), 16000, "PCM_24"),
+    variants = {"1001_DFA_ANG_XX": (speechy(16000), 16000, "PCM_U8"),
+                "1001_DFA_DIS_XX": (speechy(16000), 16000, "PCM_24"),
                 "1001_DFA_FEA_XX": (speechy(16000), 16000, "FLOAT"), "1001_DFA_HAP_XX": (speechy(8000), 8000, "PCM_16"),
                 "1001_DFA_NEU_XX": (speechy(44100), 44100, "PCM_16"),
                 "1001_DFA_SAD_XX": (np.stack([speechy(48000)] * 2, axis=1), 48000, "PCM_16"),
