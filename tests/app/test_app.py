@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-import pytest
+import numpy as np
+import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,8 +82,10 @@ def test_corpus_without_votes_says_so(monkeypatch, crema_folder):
 
 
 def test_feature_extraction_from_the_overview(monkeypatch, crema_folder):
-    with open(crema_folder / "AudioWAV" / "1001_DFA_DIS_XX.wav", "r+b") as handle:
-        handle.truncate(60)  # valid header, no data: found only when decoding
+    path = crema_folder / "AudioWAV" / "1001_DFA_DIS_XX.wav"
+    sound, rate = sf.read(path, dtype="float32")
+    sound[len(sound) // 2] = np.nan
+    sf.write(path, sound, rate, subtype="FLOAT")  # a sound header and a NaN sample: found only when decoding
     app = run_app(monkeypatch, SER_DATA=crema_folder)
     app.button(key="extract_features").click().run()
     assert not app.exception
