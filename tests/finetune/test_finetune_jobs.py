@@ -108,7 +108,8 @@ def test_cli_lr_search_wait_json(tiny_model, small_demo):
     done = subprocess.run([sys.executable, "-m", "ser", "lr-search", "--data", str(small_demo), "--model",
                            str(tiny_model), "--batch-size", "8", "--grad-accum", "1", "--max-clips", "48",
                            "--max-seconds", "1", "--init-lr", "1e-3", "--epochs-per-round", "1", "--max-rounds", "1",
-                           "--schedule", "fixed", "--wait", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=400)
+                           "--schedule", "fixed", "--wait", "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     assert result["kind"] == "lr-search" and result["status"] == "finished"
