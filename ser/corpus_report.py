@@ -22,7 +22,7 @@ def corpus_summary(corpus: Corpus) -> dict:
         "speakers": int(clips["speaker"].nunique()),
         "emotions": {code: int(emotions[code]) for code in emotion_order(emotions.index)},
         "hours": round(float(clips["duration_s"].sum()) / 3600, 3),
-        "problems": [{"clip": p.clip, "problem": p.problem} for p in corpus.problems],
+        "problems": [p.as_dict() for p in corpus.problems],
     }
     if has_votes(clips):
         table = agreement_table(clips)

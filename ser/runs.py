@@ -147,10 +147,11 @@ def load_run(run_id: str) -> Run:
 
 
 def list_runs(kind: str | None = None) -> list[Run]:
-    """Every readable run, newest first; an unreadable run.json is logged and skipped."""
+    """Every readable run, newest first; an unreadable run.json is logged and skipped, and a folder whose
+    name is not a run id (made by hand) is not a run."""
     runs = []
     for path in config.runs_dir().iterdir():
-        if not path.is_dir():
+        if not path.is_dir() or RUN_ID.fullmatch(path.name) is None:
             continue
         info = _read_info(path)
         if info is None:

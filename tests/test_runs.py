@@ -28,9 +28,12 @@ def test_a_finished_run_is_never_marked_failed_later():
 
 def test_unreadable_run_json_is_skipped(caplog):
     good = create_run("baseline", {}, {})
-    broken = config.runs_dir() / "broken-run"
+    broken = config.runs_dir() / "baseline-20250101-120000-dead"
     broken.mkdir()
     (broken / "run.json").write_text("{ not json")
+    by_hand = config.runs_dir() / "my notes"  # not a run id: not a run, even with a readable run.json
+    by_hand.mkdir()
+    (by_hand / "run.json").write_text('{"kind": "baseline", "status": "finished"}')
     assert [r.run_id for r in list_runs()] == [good.run_id]
     assert "unreadable run.json" in caplog.text
 
