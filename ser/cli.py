@@ -184,8 +184,9 @@ def cmd_features(args) -> int:
                               progress=_progress_printer(f"{args.feature_set} features"))
     summary = result.summary()
     summary["corpus"] = corpus.name
+    origin = "read from the cache" if result.cached else f"{result.computed} computed"
     lines = [f"{result.set_name}: {summary['clips']} clips, {len(result.failed)} failed, "
-             f"{summary['seconds']:.2f} s ({'read from the cache' if result.cached else f'{result.computed} computed'})"]
+             f"{summary['seconds']:.2f} s ({origin})"]
     lines += [f"  failed {p.clip}: {p.problem}" for p in result.failed]
     _emit(args, summary, lines)
     return 0
