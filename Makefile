@@ -1,4 +1,5 @@
-# Two commands: `make run` sets everything up and opens the dashboard; `make test` sets up and runs every test.
+# Two commands: `make run` sets everything up and opens the dashboard; `make test` sets up, runs `ruff check`
+# (rules in pyproject.toml) and then every test.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-requirements
@@ -17,6 +18,7 @@ run: setup
 	$(VENV)/bin/streamlit run app.py --server.address $${SER_ADDRESS:-127.0.0.1}
 
 test: setup
+	$(VENV)/bin/python -m ruff check ser ui app_pages app.py tests benchmarks
 	$(VENV)/bin/python -m pytest
 
 clean-cache:
