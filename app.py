@@ -6,7 +6,8 @@ import streamlit as st
 st.set_page_config(page_title="SER workbench", page_icon=":material/graphic_eq:", layout="wide")
 
 PAGES = [
-    st.Page("app_pages/overview.py", title="Corpus overview", icon=":material/bar_chart:", url_path="overview", default=True),
+    st.Page("app_pages/overview.py", title="Corpus overview", icon=":material/bar_chart:", url_path="overview",
+            default=True),
     st.Page("app_pages/clusters.py", title="Clusters (RQ1)", icon=":material/scatter_plot:", url_path="clusters"),
     st.Page("app_pages/baselines.py", title="Baselines (RQ2)", icon=":material/model_training:", url_path="baselines"),
     st.Page("app_pages/finetune.py", title="Fine-tuning (RQ3)", icon=":material/neurology:", url_path="finetune"),

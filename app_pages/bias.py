@@ -37,8 +37,9 @@ try:
 except SerError as exc:
     show_error(exc)
     st.stop()
-part = columns[1].selectbox("Part", parts, key="bias_part", help=f"Which part of the run's {run.info.get('spec', {}).get('split', '')} "
-                            "split to analyse: test (held out) by default.")
+scheme = run.info.get("spec", {}).get("split", "")
+part = columns[1].selectbox("Part", parts, key="bias_part",
+                            help=f"Which part of the run's {scheme} split to analyse: test (held out) by default.")
 n_boot = columns[2].selectbox("Replicates", [1000, 2000, 5000], key="bias_boot",
                               help="Bootstrap replicates for the intervals, and shuffles for the permutation test.")
 if run.info.get("corpus", {}).get("synthetic"):
@@ -99,7 +100,8 @@ with actor_tab:
     actors = cached.group_report(run.run_id, part, "actor", n_boot, stamp, frame).groups
     ordered = actors.sort_values("macro_f1")
     figure = px.bar(ordered, x="group", y="macro_f1", text="support", hover_data=["ci_low", "ci_high"],
-                    labels={"group": "actor", "macro_f1": "macro-F1"}, title="Actors sorted by macro-F1 (bar label: clips)")
+                    labels={"group": "actor", "macro_f1": "macro-F1"},
+                    title="Actors sorted by macro-F1 (bar label: clips)")
     figure.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), xaxis_type="category")
     st.plotly_chart(figure, key="bias_actor_chart")
     actor = st.selectbox("Listen to an actor's clips (worst first)", ordered["group"].tolist(), key="bias_actor")

@@ -22,7 +22,8 @@ clips = corpus.clips
 
 if corpus.synthetic:
     st.warning("This is the **synthetic demo corpus**: generated speech-like sound, not real emotional speech. "
-               "Numbers measured on it show that the workbench works, not how emotion sounds.", icon=":material/science:")
+               "Numbers measured on it show that the workbench works, not how emotion sounds.",
+               icon=":material/science:")
 
 columns = st.columns(4)
 columns[0].metric("Clips", f"{len(clips):,}")

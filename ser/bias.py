@@ -56,8 +56,8 @@ def analysis_frame(run: Run, clips: pd.DataFrame, part: str = "test") -> pd.Data
     frame = chosen[["y_true", "y_pred"]].join(clips.drop(columns=["emotion"], errors="ignore"), how="left")
     frame["correct"] = frame["y_true"] == frame["y_pred"]
     frame["age band"] = age_band(frame["age"]) if "age" in frame else None
-    frame["duration band"] = pd.cut(frame["duration_s"], DURATION_BINS, labels=DURATION_LABELS, right=False).astype(str) \
-        if "duration_s" in frame else None
+    frame["duration band"] = (pd.cut(frame["duration_s"], DURATION_BINS, labels=DURATION_LABELS, right=False)
+                              .astype(str) if "duration_s" in frame else None)
     if run.has_training_rows:
         train_ids = predictions.loc[predictions["part"] == "train", "clip_id"]
         train_counts = clips.reindex(train_ids)["speaker"].value_counts()

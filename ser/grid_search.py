@@ -54,7 +54,8 @@ class GridResult:
 
 def grid_search(estimator, grid: dict, X: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
                 scoring: str = "accuracy", jobs: int = 1, progress: Progress | None = None,
-                should_stop: Callable[[], bool] | None = None, cost: Callable[[dict], float] | None = None) -> GridResult:
+                should_stop: Callable[[], bool] | None = None,
+                cost: Callable[[dict], float] | None = None) -> GridResult:
     from joblib import Parallel, delayed
     from sklearn.model_selection import ParameterGrid
 

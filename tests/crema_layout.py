@@ -93,5 +93,5 @@ def write_votes(path: Path, names) -> None:
                 counts = vote_counts(name, modality)
                 total = sum(counts)
                 top = max(counts)
-                vote = ":".join(l for l, c in zip("ADFHNS", counts) if c == top)
+                vote = ":".join(letter for letter, c in zip("ADFHNS", counts) if c == top)
                 writer.writerow([f"{modality}{number:05d}", *counts, name, total, top / total, vote])

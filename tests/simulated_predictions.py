@@ -33,7 +33,8 @@ def simulate(rng: np.random.Generator, actor_groups: dict[str, int], clips_per_a
             u = rng.normal(0, actor_sd)
             truth = EMOS[np.arange(clips_per_actor) % 6]
             sentence = np.array(SENTENCES)[rng.permutation(clips_per_actor) % len(SENTENCES)]
-            logit = base + u + actor_effects.get(group, 0.0) + np.array([sentence_effects.get(s, 0.0) for s in sentence])
+            by_sentence = np.array([sentence_effects.get(s, 0.0) for s in sentence])
+            logit = base + u + actor_effects.get(group, 0.0) + by_sentence
             right = rng.random(clips_per_actor) < 1 / (1 + np.exp(-logit))
             other = (np.searchsorted(EMOS, truth) + rng.integers(1, 6, clips_per_actor)) % 6
             guess = np.where(right, truth, EMOS[other])

@@ -285,14 +285,14 @@ def test_clip_synthesis_is_a_pure_function():
 
 @pytest.mark.parametrize("actors", [1, 0, -3])
 def test_too_few_actors(tmp_path, actors):
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="the demo corpus needs a whole number of at least 2 actors"):
         demo.generate_demo_corpus(tmp_path / "c", actors=actors)
     assert not (tmp_path / "c").exists()
 
 
 def test_refuses_a_foreign_folder(tmp_path):
     (tmp_path / "data.csv").write_text("keep me", encoding="utf-8")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="is not empty and is not a demo corpus"):
         demo.generate_demo_corpus(tmp_path, actors=2)
     assert (tmp_path / "data.csv").read_text(encoding="utf-8") == "keep me"
     assert not demo.is_demo_corpus(tmp_path)
@@ -301,7 +301,7 @@ def test_refuses_a_foreign_folder(tmp_path):
 def test_refuses_a_file_as_folder(tmp_path):
     target = tmp_path / "file"
     target.write_text("x", encoding="utf-8")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="is a file; choose a folder"):
         demo.generate_demo_corpus(target, actors=2)
 
 

@@ -35,5 +35,6 @@ def test_the_grid_records_which_folds_hit_the_budget():
     result = grid_search(make_pipeline("svm", 3), grid, X, y, splits, jobs=1)
     rows = {row["params"]["clf__kernel"]: row for row in result.table()}
     assert rows["poly"]["capped_folds"] == 3
-    assert result.capped.shape == (2, 3) and result.capped[[c["clf__kernel"] == "poly" for c in result.candidates]].all()
+    poly = [c["clf__kernel"] == "poly" for c in result.candidates]
+    assert result.capped.shape == (2, 3) and result.capped[poly].all()
     assert all(row["seconds"] > 0 for row in rows.values())

@@ -135,10 +135,7 @@ def test_nan_and_inf_samples():
         decode_bytes("inf.wav", wav_bytes(audio, subtype="FLOAT"))
 
 
-def test_m4a_through_ffmpeg(tmp_path, monkeypatch):
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        pytest.skip("ffmpeg is not installed")
+def test_m4a_through_ffmpeg(ffmpeg, tmp_path, monkeypatch):
     source = tmp_path / "clip.wav"
     source.write_bytes(wav_bytes(speech_like()))
     target = tmp_path / "clip.m4a"

@@ -15,7 +15,8 @@ from ui.charts import confusion_heatmap
 def show_run(run: Run, key: str) -> None:
     info, spec, metrics = run.info, run.info.get("spec", {}), run.metrics
     corpus = info.get("corpus", {})
-    st.markdown(f"**{run.run_id}** · {spec.get('model')} on `{spec.get('features') or 'waveforms'}` · split **{spec.get('split')}** · "
+    inputs = spec.get("features") or "waveforms"
+    st.markdown(f"**{run.run_id}** · {spec.get('model')} on `{inputs}` · split **{spec.get('split')}** · "
                 f"corpus {corpus.get('name')} ({corpus.get('clips', '?')} clips) · {info.get('status')} · "
                 f"{info.get('created', '').replace('T', ' ')}")
     if corpus.get("synthetic"):

@@ -84,6 +84,7 @@ def comparison_table(runs: list[Run]) -> pd.DataFrame:
         rows.append({"run_id": run.run_id, "model": spec.get("model"), "lr": spec.get("learning_rate"),
                      "epochs": f"{len(history)}/{spec.get('epochs')}", "scheduler": spec.get("scheduler"),
                      "warmup": spec.get("warmup_ratio"), "split": spec.get("split"),
-                     "macro_f1": metrics.get("macro_f1"), "uar": metrics.get("uar"), "accuracy": metrics.get("accuracy"),
+                     "macro_f1": metrics.get("macro_f1"), "uar": metrics.get("uar"),
+                     "accuracy": metrics.get("accuracy"),
                      "status": run.status, "parent": run.info.get("parent")})
     return pd.DataFrame(rows)

@@ -84,10 +84,15 @@ def test_baseline_then_runs(small_demo):
     assert result["run_id"] in text and "finished" in text
 
 
-def test_baseline_report_split_with_a_small_corpus_error(crema_folder):
-    # two speakers: an actor-disjoint split leaves one speaker for grouped cross-validation
-    done = ser("baseline", "--data", crema_folder, "--model", "rf", "--grid", "none", check=False)
-    assert done.returncode != 0 and "error:" in done.stderr and "Traceback" not in done.stderr
+def test_baseline_on_a_corpus_too_small_for_its_split_says_why(crema_folder):  # 2 speakers, 4 clips per emotion
+    actor = ser("baseline", "--data", crema_folder, "--model", "rf", "--grid", "none", "--split", "actor", check=False)
+    assert actor.returncode == 2 and "Traceback" not in actor.stderr
+    assert ("error: Invalid setting: speaker-grouped cross-validation needs at least 2 speakers in the training "
+            "part") in actor.stderr
+    report = ser("baseline", "--data", crema_folder, "--model", "rf", "--grid", "none", "--split", "report",
+                 check=False)
+    assert report.returncode == 2
+    assert "error: Invalid setting: an emotion has only 2 training clip(s), fewer than the 5 folds" in report.stderr
 
 
 def test_bias_json_matches_the_engine(small_demo):
