@@ -15,7 +15,8 @@ from ui.run_report import delete_box, pick_run, show_run
 from ui.sidebar import corpus_sidebar
 from ui.spec_form import spec_form
 from ui.state import show_error
-from ui.training_view import comparison_table, curves, live_status, search_chart
+from ser.runs import comparison_table
+from ui.training_view import curves, live_status, search_chart
 
 OTHER = "another hub id or a local folder…"
 KINDS = ("wav2vec2", "lr-search")

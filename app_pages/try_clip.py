@@ -11,9 +11,9 @@ import streamlit as st
 from ser.audio import SAMPLE_RATE
 from ser.errors import SerError
 from ser.labels import EMOTIONS
-from ser.predict import Predictor
 from ser.runs import list_runs
 from ser.uploads import MAX_SECONDS
+from ui import cached
 from ui.charts import EMOTION_COLORS
 from ui.sidebar import corpus_sidebar
 from ui.state import show_error
@@ -36,13 +36,6 @@ if run.info.get("corpus", {}).get("synthetic"):
                icon=":material/science:")
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the run's model…")
-def predictor(run_id: str, stamp: str) -> Predictor:
-    from ser.runs import load_run
-
-    return Predictor(load_run(run_id))
-
-
 uploads = st.file_uploader("Clips", accept_multiple_files=True, key="try_upload",
                            type=["wav", "flac", "ogg", "mp3", "m4a", "aac"])
 recording = st.audio_input("…or record one", key="try_record")
@@ -53,7 +46,7 @@ if not clips:
     st.stop()
 
 try:
-    model = predictor(run.run_id, run.info.get("finished", ""))
+    model = cached.predictor(run.run_id, run.info.get("finished", ""))
 except SerError as exc:
     show_error(exc)
     st.stop()

@@ -23,7 +23,7 @@ from .errors import ConfigError
 from .grid_search import Cancelled, grid_search
 from .metrics import classification_metrics, label_set
 from .params import check_choice, param, spec_from_dict
-from .runs import Run, create_run, prediction_frame, update_run, write_predictions
+from .runs import Run, corpus_record, create_run, prediction_frame, update_run, write_predictions
 from .splits import loso_folds, make_split, splits_for
 
 MODELS = {"svm": "support vector machine", "rf": "random forest"}
@@ -137,15 +137,10 @@ def fit_cost(params: dict) -> float:
 Progress = Callable[[int, int, str], None]
 
 
-def corpus_info(corpus: Corpus) -> dict:
-    return {"name": corpus.name, "source": str(corpus.source), "kind": corpus.kind,
-            "fingerprint": corpus.fingerprint, "clips": int(len(corpus.clips)), "synthetic": corpus.synthetic}
-
-
 def start_baseline(spec: BaselineSpec, corpus: Corpus) -> Run:
     """Create the run folder (status queued) for a job to fill."""
     spec.validate()
-    return create_run("baseline", spec.to_dict(), corpus_info(corpus))
+    return create_run("baseline", spec.to_dict(), corpus_record(corpus))
 
 
 def run_baseline(spec: BaselineSpec, corpus: Corpus, run: Run | None = None, progress: Progress | None = None,

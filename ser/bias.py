@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import config, uncertainty
-from .corpus_report import age_band
+from .corpus import age_band
 from .crowd import plurality_vote
 from .errors import ConfigError, NotEnoughData
 from .metrics import HEADLINE, cell_entries, confusion_counts, label_set, scores

@@ -164,12 +164,13 @@ def cmd_corpus(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from . import cremad
     from .demo import generate_demo_corpus
 
     started = time.perf_counter()
     folder = generate_demo_corpus(args.out, actors=args.actors, seed=args.seed,
                                   progress=_progress_printer("generating demo corpus"))
-    clips = len(list((folder / "AudioWAV").glob("*.wav")))
+    clips = len(list((folder / cremad.AUDIO_DIR).glob("*.wav")))
     payload = {"out": str(folder), "actors": args.actors, "seed": args.seed, "clips": clips,
                "seconds": round(time.perf_counter() - started, 2), "synthetic": True}
     _emit(args, payload, [f"demo corpus (synthetic): {clips} clips of {args.actors} actors in {folder}"])

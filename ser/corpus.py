@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config
+from . import config, cremad
 from .audio import probe
 from .errors import AudioError, AudioProblem, CorpusError
 from .labels import (EMOTIONS, INTENSITIES, LETTER_SCHEMES, SENTENCES, VOTE_LETTERS, emotion_code, letter_code,
@@ -144,8 +144,8 @@ def corpus_signature(source: str | Path | None) -> str:
     else:
         path = Path(str(source)).expanduser()
     parts = [str(path)]
-    candidates = [path, path / "AudioWAV", path / "VideoDemographics.csv", path / "SentenceFilenames.csv",
-                  path / "processedResults" / "tabulatedVotes.csv", path / "SYNTHETIC.json"]
+    candidates = [path, path / cremad.AUDIO_DIR, path / cremad.DEMOGRAPHICS, path / cremad.SENTENCE_LIST,
+                  path / cremad.VOTES, path / cremad.SYNTHETIC_MARKER]
     for candidate in candidates:
         try:
             stat = candidate.stat()
@@ -160,9 +160,9 @@ def corpus_signature(source: str | Path | None) -> str:
 def read_crema_d(root: Path | str) -> Corpus:
     """Read CREMA-D as distributed: ``AudioWAV/*.wav`` plus the optional metadata files."""
     root = Path(root)
-    audio_dir = root / "AudioWAV" if (root / "AudioWAV").is_dir() else root
+    audio_dir = root / cremad.AUDIO_DIR if (root / cremad.AUDIO_DIR).is_dir() else root
     files = sorted(p for p in audio_dir.iterdir() if p.is_file() and p.suffix.lower() == ".wav")
-    listed = read_sentence_filenames(root / "SentenceFilenames.csv")
+    listed = read_sentence_filenames(root / cremad.SENTENCE_LIST)
     if not files and not listed:
         raise CorpusError(f"{root} has no .wav files (looked in {audio_dir}). A CREMA-D folder holds "
                           "AudioWAV/*.wav; for another corpus give a manifest CSV.")
@@ -198,12 +198,12 @@ def read_crema_d(root: Path | str) -> Corpus:
     clips = pd.DataFrame.from_records(records, columns=["clip_id", "path", "emotion", "speaker",
                                                        "sentence", "intensity"]).set_index("clip_id")
     clips, files_table = _inspect_audio(clips, problems)
-    clips = _join_demographics(clips, root / "VideoDemographics.csv", problems)
-    votes_path = root / "processedResults" / "tabulatedVotes.csv"
+    clips = _join_demographics(clips, root / cremad.DEMOGRAPHICS, problems)
+    votes_path = root / cremad.VOTES
     if votes_path.exists():
         clips = clips.join(read_votes(votes_path), how="left")
     return Corpus(name=root.name, source=root, kind="crema-d", clips=_ordered(clips),
-                  problems=problems, synthetic=(root / "SYNTHETIC.json").exists(), files=files_table)
+                  problems=problems, synthetic=(root / cremad.SYNTHETIC_MARKER).exists(), files=files_table)
 
 
 def read_sentence_filenames(path: Path) -> list[str]:
@@ -422,3 +422,11 @@ def _ordered(clips: pd.DataFrame) -> pd.DataFrame:
     clips.index.name = "clip_id"
     extra = [c for c in clips.columns if c not in CLIP_COLUMNS]
     return clips[[c for c in CLIP_COLUMNS if c in clips.columns] + extra]
+
+
+def age_band(age: pd.Series, width: int = 10) -> pd.Series:
+    """Ages in bands of ``width`` years, labelled like '20-29'; missing stays missing."""
+    numeric = pd.to_numeric(age, errors="coerce")
+    low = (numeric // width) * width
+    labels = low.map(lambda v: f"{int(v)}-{int(v) + width - 1}" if pd.notna(v) else None)
+    return labels

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .corpus import Corpus
+from .corpus import Corpus, age_band
 from .crowd import agreement_table, crowd_scores, has_votes
 from .labels import emotion_order
 
@@ -31,14 +31,6 @@ def corpus_summary(corpus: Corpus) -> dict:
         scores = crowd_scores(clips, "voice")
         summary["crowd_voice"] = {k: scores[k] for k in ("clips", "accuracy", "macro_f1", "uar", "ties")}
     return summary
-
-
-def age_band(age: pd.Series, width: int = 10) -> pd.Series:
-    """Ages in bands of ``width`` years, labelled like '20-29'; missing stays missing."""
-    numeric = pd.to_numeric(age, errors="coerce")
-    low = (numeric // width) * width
-    labels = low.map(lambda v: f"{int(v)}-{int(v) + width - 1}" if pd.notna(v) else None)
-    return labels
 
 
 def distribution(clips: pd.DataFrame, column: str) -> pd.DataFrame:

@@ -95,6 +95,13 @@ RUN_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*-\d{8}-\d{6}-[0-9a-f]{4}")  # as n
 RUN_ID_FORM = "KIND-YYYYmmdd-HHMMSS-xxxx (e.g. baseline-20250101-120000-ab12)"
 
 
+def corpus_record(corpus) -> dict:
+    """What a run records of its corpus (a ``ser.corpus.Corpus``): enough to reload it and to tell
+    whether it changed since."""
+    return {"name": corpus.name, "source": str(corpus.source), "kind": corpus.kind,
+            "fingerprint": corpus.fingerprint, "clips": int(len(corpus.clips)), "synthetic": corpus.synthetic}
+
+
 def new_run_id(kind: str) -> str:
     return check_run_id(f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}")
 
@@ -203,6 +210,21 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
     columns = ["run_id", "kind", "model", "status", "corpus", "features", "split", "macro_f1", "uar", "accuracy",
                "created"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def comparison_table(runs: list[Run]) -> pd.DataFrame:
+    """wav2vec2 runs laid out like the report's Table 5: model, learning rate, epochs, scheduler, warm-up, macro-F1."""
+    rows = []
+    for run in runs:
+        spec, metrics = run.info.get("spec", {}), run.metrics
+        history = run.info.get("history") or []
+        rows.append({"run_id": run.run_id, "model": spec.get("model"), "lr": spec.get("learning_rate"),
+                     "epochs": f"{len(history)}/{spec.get('epochs')}", "scheduler": spec.get("scheduler"),
+                     "warmup": spec.get("warmup_ratio"), "split": spec.get("split"),
+                     "macro_f1": metrics.get("macro_f1"), "uar": metrics.get("uar"),
+                     "accuracy": metrics.get("accuracy"),
+                     "status": run.status, "parent": run.info.get("parent")})
+    return pd.DataFrame(rows)
 
 
 def _read_info(path: Path) -> dict | None:

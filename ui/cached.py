@@ -48,3 +48,12 @@ def error_tree(run_id: str, part: str, depth: int, stamp: int, _frame: pd.DataFr
 
     tree = build(_frame, depth)
     return tree, tree_dot(tree)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the run's model…")
+def predictor(run_id: str, stamp: str):
+    """A run's model, loaded once per run and modification stamp (a resource, shared between sessions)."""
+    from ser.predict import Predictor
+    from ser.runs import load_run
+
+    return Predictor(load_run(run_id))

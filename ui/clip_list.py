@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from ser.corpus_report import age_band
+from ser.corpus import age_band
 
 PAGE_SIZE = 10
 

@@ -73,18 +73,3 @@ def search_chart(run: Run, key: str) -> None:
 def schedule_text(run: Run) -> str:
     """The search's schedule in words, as run.json records it; a run from before the choice was the variant."""
     return run.info.get("algorithm") or SCHEDULES["fixed"]
-
-
-def comparison_table(runs: list[Run]) -> pd.DataFrame:
-    """The report's Table 5: model, learning rate, epochs, scheduler, warm-up, macro-F1."""
-    rows = []
-    for run in runs:
-        spec, metrics = run.info.get("spec", {}), run.metrics
-        history = run.info.get("history") or []
-        rows.append({"run_id": run.run_id, "model": spec.get("model"), "lr": spec.get("learning_rate"),
-                     "epochs": f"{len(history)}/{spec.get('epochs')}", "scheduler": spec.get("scheduler"),
-                     "warmup": spec.get("warmup_ratio"), "split": spec.get("split"),
-                     "macro_f1": metrics.get("macro_f1"), "uar": metrics.get("uar"),
-                     "accuracy": metrics.get("accuracy"),
-                     "status": run.status, "parent": run.info.get("parent")})
-    return pd.DataFrame(rows)

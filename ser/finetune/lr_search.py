@@ -96,7 +96,7 @@ from ..corpus import Corpus
 from ..errors import ConfigError
 from ..grid_search import Cancelled
 from ..params import check_choice, param, spec_from_dict
-from ..runs import Run, create_run, list_runs, load_run, update_run
+from ..runs import Run, corpus_record, create_run, list_runs, load_run, update_run
 from .spec import FinetuneSpec
 from .training import error_text
 
@@ -160,10 +160,8 @@ class LrSearchSpec:
 def start_lr_search(spec: FinetuneSpec, corpus: Corpus, **search) -> Run:
     """Create the parent run (status queued) for a job to fill. ``search``: LrSearchSpec's fields
     (init_lr, factor, epochs_per_round, max_rounds, schedule); those not given take its defaults."""
-    from ..baselines import corpus_info
-
     settings = _check_search(spec, search)
-    run = create_run(KIND, spec.to_dict(), corpus_info(corpus))
+    run = create_run(KIND, spec.to_dict(), corpus_record(corpus))
     return update_run(run, search=settings, algorithm=SCHEDULES[settings["schedule"]], rounds=[], best=None)
 
 

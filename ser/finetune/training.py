@@ -19,7 +19,7 @@ from ..errors import ConfigError, SerError
 from ..labels import emotion_order
 from ..metrics import classification_metrics
 from ..progress import Progress
-from ..runs import Run, create_run, prediction_frame, update_run, write_predictions
+from ..runs import Run, corpus_record, create_run, prediction_frame, update_run, write_predictions
 from .data import ClipDataset, ClipParts, prepare_clips, sample_clips
 from .spec import FinetuneSpec
 
@@ -28,10 +28,8 @@ KIND = "wav2vec2"
 
 def start_finetune(spec: FinetuneSpec, corpus: Corpus, parent: str | None = None) -> Run:
     """Create the run folder (status queued) for a job to fill."""
-    from ..baselines import corpus_info
-
     spec.validate()
-    run = create_run(KIND, spec.to_dict(), corpus_info(corpus))
+    run = create_run(KIND, spec.to_dict(), corpus_record(corpus))
     return update_run(run, parent=parent) if parent else run
 
 
