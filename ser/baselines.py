@@ -23,6 +23,7 @@ from .errors import ConfigError
 from .grid_search import Cancelled, grid_search
 from .metrics import classification_metrics, label_set
 from .params import check_choice, param, spec_from_dict
+from .progress import Progress
 from .runs import Run, corpus_record, create_run, prediction_frame, update_run, write_predictions
 from .splits import loso_folds, make_split, splits_for
 
@@ -134,7 +135,6 @@ def fit_cost(params: dict) -> float:
 
 # ---------------------------------------------------------------- the run
 
-Progress = Callable[[int, int, str], None]
 
 
 def start_baseline(spec: BaselineSpec, corpus: Corpus) -> Run:
@@ -185,7 +185,7 @@ def _train_and_evaluate(spec: BaselineSpec, corpus: Corpus, run: Run, report: Pr
     from .features import extract_features
 
     features = extract_features(corpus, spec.features, jobs=spec.jobs,
-                                progress=lambda d, t: report(d, t, f"{spec.features} features: {d}/{t} clips"))
+                                progress=report)
     clips = corpus.clips.loc[features.table.index]
     if clips["emotion"].nunique() < 2:
         raise ConfigError("the corpus needs at least two emotions with usable clips.")

@@ -114,26 +114,22 @@ def _add_source(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--manifest", help="a CSV with path, emotion, speaker and any metadata columns")
 
 
-def _load(args, progress_label: str = "demo corpus"):
+def _load(args):
     from .corpus import load_corpus
 
-    return load_corpus(args.data or args.manifest, progress=_progress_printer(f"generating {progress_label}"))
+    return load_corpus(args.data or args.manifest, progress=_print_progress)
 
 
 _last_progress = {"t": 0.0}
 
 
-def _print_progress(message: str, done: int, total: int) -> None:
-    """One progress line on stderr, at most twice a second; the last one ends the line."""
+def _print_progress(done: int, total: int, message: str) -> None:
+    """A ``ser.progress.Progress`` that prints one line on stderr, at most twice a second; the last one
+    ends the line."""
     now = time.monotonic()
     if done >= total or now - _last_progress["t"] > 0.5:
         _last_progress["t"] = now
         print(message, end="\n" if done >= total else "\r", file=sys.stderr, flush=True)
-
-
-def _progress_printer(label: str):
-    """A progress(done, total) callback that prints ``label: done/total`` to stderr."""
-    return lambda done, total: _print_progress(f"{label}: {done}/{total}", done, total)
 
 
 def _emit(args, payload: dict, lines: list[str]) -> None:
@@ -169,7 +165,7 @@ def cmd_demo(args) -> int:
 
     started = time.perf_counter()
     folder = generate_demo_corpus(args.out, actors=args.actors, seed=args.seed,
-                                  progress=_progress_printer("generating demo corpus"))
+                                  progress=_print_progress)
     clips = len(list((folder / cremad.AUDIO_DIR).glob("*.wav")))
     payload = {"out": str(folder), "actors": args.actors, "seed": args.seed, "clips": clips,
                "seconds": round(time.perf_counter() - started, 2), "synthetic": True}
@@ -182,7 +178,7 @@ def cmd_features(args) -> int:
 
     corpus = _load(args)
     result = extract_features(corpus, args.feature_set, jobs=args.jobs,
-                              progress=_progress_printer(f"{args.feature_set} features"))
+                              progress=_print_progress)
     summary = result.summary()
     summary["corpus"] = corpus.name
     origin = "read from the cache" if result.cached else f"{result.computed} computed"
@@ -198,7 +194,7 @@ def cmd_baseline(args) -> int:
 
     spec = spec_from_args(BaselineSpec, args).validate()
     corpus = _load(args)
-    run = run_baseline(spec, corpus, progress=lambda done, total, message: _print_progress(message, done, total))
+    run = run_baseline(spec, corpus, progress=_print_progress)
     metrics = {k: run.metrics.get(k) for k in ("accuracy", "macro_f1", "uar")}
     payload = {"run_id": run.run_id, "status": run.status, "split": spec.split, "metrics": metrics,
                "best_params": run.info.get("best_params"),
@@ -342,7 +338,7 @@ def _wait(run):
         ensure_local_worker()
         run = refresh(load_run(run.run_id))
         progress = run.info.get("progress") or {}
-        _print_progress(f"{run.status}: {progress.get('message', '')}", 0, 1)
+        _print_progress(0, 1, f"{run.status}: {progress.get('message', '')}")
         if run.status in FINAL_STATES or run.status == "interrupted":
             print("", file=sys.stderr)
             return run

@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -33,10 +32,10 @@ from . import config
 from .audio import SAMPLE_RATE, decode_file, load_audio
 from .corpus import Corpus, Problem
 from .errors import AudioError, FeatureError
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
 CHUNK_TIMEOUT_S = 180  # a chunk is at most 64 clips: minutes mean the worker pool is stuck
 
 
@@ -218,7 +217,7 @@ def extract_features(corpus: Corpus, set_name: str = "mfcc13", jobs: int | None 
         if use_cache:
             write_store(store_path, store)
     elif progress:
-        progress(len(keys), len(keys))
+        progress(len(keys), len(keys), f"{set_name} features: {len(keys)}/{len(keys)} clips (from the cache)")
     table, failed = _assemble(feature_set, store, keys)
     return FeatureResult(set_name, table, failed, time.perf_counter() - started, cached=len(todo) == 0,
                          computed=int(len(todo)))
@@ -240,12 +239,12 @@ def _compute_many(feature_set, paths: pd.Series, keys: pd.Series, jobs, progress
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     done, rows = already, []
     if progress:
-        progress(done, total)
+        progress(done, total, f"{feature_set.name} features: {done}/{total} clips")
     for chunk_rows in _run_chunks(feature_set, chunks, jobs):
         rows.extend(chunk_rows)
         done += len(chunk_rows)
         if progress:
-            progress(done, total)
+            progress(done, total, f"{feature_set.name} features: {done}/{total} clips")
     return _rows_to_store(feature_set, rows)
 
 

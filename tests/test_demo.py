@@ -36,7 +36,7 @@ def corpus(tmp_path_factory) -> tuple[Path, list[tuple[int, int]]]:
     """A 3-actor corpus written by two worker processes, with its progress calls."""
     calls: list[tuple[int, int]] = []
     out = demo.generate_demo_corpus(tmp_path_factory.mktemp("demo") / "crema", actors=ACTORS,
-                                    seed=0, jobs=2, progress=lambda d, t: calls.append((d, t)))
+                                    seed=0, jobs=2, progress=lambda d, t, m: calls.append((d, t)))
     return out, calls
 
 
@@ -267,7 +267,7 @@ def test_existing_corpus_is_reused(corpus):
     before = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
     calls = []
     assert demo.generate_demo_corpus(root, actors=ACTORS, seed=0,
-                                     progress=lambda d, t: calls.append(d)) == root
+                                     progress=lambda d, t, m: calls.append(d)) == root
     assert calls == []
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()} == before
 

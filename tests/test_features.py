@@ -100,7 +100,7 @@ def test_bad_clips_are_reported_not_fatal(crema_folder):
         handle.truncate(60)
     corpus = load_corpus(crema_folder)
     progress = []
-    result = extract_features(corpus, "mfcc13", jobs=2, progress=lambda d, t: progress.append((d, t)))
+    result = extract_features(corpus, "mfcc13", jobs=2, progress=lambda d, t, m: progress.append((d, t)))
     failed = {p.clip: p.problem for p in result.failed}
     assert "NaN" in failed["1001_DFA_ANG_XX"]
     assert len(result.table) + len(result.failed) == len(corpus.clips)

@@ -14,8 +14,8 @@ def features_with_progress(corpus: Corpus, set_name: str) -> FeatureResult | Non
     """Features for the corpus; a progress bar while clips are computed, a fast read on a cache hit."""
     bar = st.progress(0.0, text=f"{set_name}: reading the cache…")
 
-    def report(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"{set_name}: {done:,}/{total:,} clips")
+    def report(done: int, total: int, message: str) -> None:
+        bar.progress(done / max(total, 1), text=message)
 
     try:
         result = extract_features(corpus, set_name, progress=report)

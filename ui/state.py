@@ -29,7 +29,8 @@ def ensure_demo_corpus() -> None:
         return
     with st.status("Generating the synthetic demo corpus (once, about half a minute)…", expanded=True) as status:
         bar = st.progress(0.0)
-        generate_demo_corpus(config.demo_dir(), progress=lambda done, total: bar.progress(done / max(total, 1)))
+        generate_demo_corpus(config.demo_dir(),
+                             progress=lambda done, total, message: bar.progress(done / max(total, 1), text=message))
         status.update(label="Demo corpus ready", state="complete", expanded=False)
 
 

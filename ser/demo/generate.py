@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
 
 from .. import cremad
 from ..errors import ConfigError
+from ..progress import Progress
 from .actors import Voice, actor_voice, demographics
 from .clips import Clip, corpus_clips
 from .folder import MARKER, README, is_demo_corpus, marker, prepare_folder, read_marker, readme
@@ -66,19 +67,18 @@ def start_audio(folder: Path, clips: list[Clip], voices: dict[int, Voice], seed:
                 for b in batches)
 
 
-def _follow(results: Iterator[int], total: int,
-            progress: Callable[[int, int], None] | None) -> None:
+def _follow(results: Iterator[int], total: int, progress: Progress | None) -> None:
     done = 0
     if progress:
-        progress(0, total)
+        progress(0, total, f"generating the demo corpus: 0/{total} clips")
     for count in results:
         done += count
         if progress:
-            progress(done, total)
+            progress(done, total, f"generating the demo corpus: {done}/{total} clips")
 
 
 def generate_demo_corpus(out: Path | str, actors: int = 24, seed: int = 0, jobs: int | None = None,
-                         progress: Callable[[int, int], None] | None = None) -> Path:
+                         progress: Progress | None = None) -> Path:
     """Write (or reuse) a synthetic CREMA-D-shaped corpus in ``out`` and return the folder."""
     out = Path(out)
     _check_arguments(actors, seed, jobs)

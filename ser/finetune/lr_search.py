@@ -96,12 +96,12 @@ from ..corpus import Corpus
 from ..errors import ConfigError
 from ..grid_search import Cancelled
 from ..params import check_choice, param, spec_from_dict
+from ..progress import Progress
 from ..runs import Run, corpus_record, create_run, list_runs, load_run, update_run
 from .spec import FinetuneSpec
 from .training import error_text
 
 KIND = "lr-search"
-Progress = Callable[[int, int, str], None]
 
 SCHEDULES = {
     "algorithm1": "the report's Algorithm 1: round r trains every candidate, the best rate so far included, "
