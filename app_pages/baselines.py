@@ -3,13 +3,13 @@ jobs that survive a page reload; every result is a run in the registry."""
 
 import streamlit as st
 
-from ser.baselines import BaselineSpec, grid_size
+from ser.learning.baselines import BaselineSpec, grid_size
 from ser.errors import SerError
-from ser.features import FEATURE_SETS
-from ser.jobs import refresh, submit_baseline
+from ser.learning.features import FEATURE_SETS
+from ser.jobs.control import refresh, submit_baseline
 from ser.params import spec_params
 from ser.runs import list_runs, runs_table
-from ser.splits import WHY_SPLITS_MATTER
+from ser.learning.splits import WHY_SPLITS_MATTER
 from ui.jobs_panel import active_jobs, stopped_job
 from ui.run_report import delete_box, pick_run, show_run
 from ui.sidebar import corpus_sidebar

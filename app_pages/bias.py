@@ -6,7 +6,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from ser.bias import FILTER_COLUMNS, GROUPINGS, confusion, filter_frame, gap_verdict
+from ser.analysis.bias import FILTER_COLUMNS, GROUPINGS, confusion, filter_frame, gap_verdict
 from ser.errors import NotEnoughData, SerError
 from ser.runs import list_runs
 from ui import cached

@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ser.clustering import agreement_table, contingency, purity, silhouette_reading
+from ser.analysis.clustering import agreement_table, contingency, purity, silhouette_reading
 from ser.errors import SerError
 from ui import cached
 from ui.charts import EMOTION_COLORS

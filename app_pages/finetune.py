@@ -4,12 +4,12 @@ background worker (on a GPU where there is one), watched live; the report's lear
 import streamlit as st
 
 from ser.errors import SerError
-from ser.finetune import REPORT_MODELS, FinetuneSpec
-from ser.finetune.lr_search import LrSearchSpec
-from ser.jobs import refresh, submit_finetune, submit_lr_search
+from ser.learning.finetune import REPORT_MODELS, FinetuneSpec
+from ser.learning.finetune.lr_search import LrSearchSpec
+from ser.jobs.control import refresh, submit_finetune, submit_lr_search
 from ser.params import spec_params
 from ser.runs import list_runs
-from ser.worker import live_workers
+from ser.jobs.worker import live_workers
 from ui.jobs_panel import job_progress, stopped_job
 from ui.run_report import delete_box, pick_run, show_run
 from ui.sidebar import corpus_sidebar

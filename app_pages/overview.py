@@ -4,8 +4,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ser.corpus_report import distribution
-from ser.crowd import MODALITY_NAMES, agreement_table, crowd_scores, has_votes, hit_rate_table
+from ser.data.corpus_report import distribution
+from ser.data.crowd import MODALITY_NAMES, agreement_table, crowd_scores, has_votes, hit_rate_table
 from ser.labels import EMOTIONS, INTENSITIES, SENTENCES
 from ser.reference import REPORT_AGREEMENT, truncate
 from ui.clip_list import paged_clips

@@ -8,11 +8,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ser.audio import SAMPLE_RATE
+from ser.data.audio import SAMPLE_RATE
 from ser.errors import SerError
 from ser.labels import EMOTIONS
 from ser.runs import list_runs
-from ser.uploads import MAX_SECONDS
+from ser.data.uploads import MAX_SECONDS
 from ui import cached
 from ui.charts import EMOTION_COLORS
 from ui.sidebar import corpus_sidebar

@@ -36,12 +36,12 @@ def main() -> None:
     os.environ["SER_CACHE"] = str(workdir / "cache")
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-    from ser.baselines import REPORT_GRIDS, fit_cost, make_pipeline
-    from ser.corpus import load_corpus
-    from ser.demo import generate_demo_corpus
-    from ser.features import extract_features
-    from ser.grid_search import grid_search
-    from ser.splits import report_split
+    from ser.learning.baselines import REPORT_GRIDS, fit_cost, make_pipeline
+    from ser.data.corpus import load_corpus
+    from ser.data.demo import generate_demo_corpus
+    from ser.learning.features import extract_features
+    from ser.learning.grid_search import grid_search
+    from ser.learning.splits import report_split
 
     corpus = load_corpus(generate_demo_corpus(workdir / "demo", actors=args.actors))
     table = extract_features(corpus, "mfcc13").table

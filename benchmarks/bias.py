@@ -60,9 +60,9 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="ser-bench-bias-"))
     os.environ["SER_CACHE"] = str(workdir / "cache")
-    from ser.bias import analysis_frame, cached_group_report, confusion, filter_frame
-    from ser.corpus import load_corpus
-    from ser.demo import generate_demo_corpus
+    from ser.analysis.bias import analysis_frame, cached_group_report, confusion, filter_frame
+    from ser.data.corpus import load_corpus
+    from ser.data.demo import generate_demo_corpus
 
     print("generating a 91-actor demo corpus…", file=sys.stderr)
     corpus = load_corpus(generate_demo_corpus(workdir / "demo", actors=91))

@@ -42,9 +42,9 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="ser-bench-features-"))
     os.environ["SER_CACHE"] = str(workdir / "cache")
-    from ser.corpus import load_corpus
-    from ser.demo import generate_demo_corpus
-    from ser.features import extract_features
+    from ser.data.corpus import load_corpus
+    from ser.data.demo import generate_demo_corpus
+    from ser.learning.features import extract_features
 
     print(f"generating {args.actors} demo actors in {workdir}…", file=sys.stderr)
     started = time.perf_counter()

@@ -3,7 +3,7 @@ report notebook's, in the same process, on the same random audio of CREMA-D leng
 optimizer steps each, through Hugging Face's Trainer. The models are randomly initialised from
 ``Wav2Vec2Config`` with the real sizes (no download), feature encoder frozen in both.
 
-- workbench: the ``TrainingArguments`` of ``ser.finetune.trainer.training_arguments`` for a default
+- workbench: the ``TrainingArguments`` of ``ser.learning.finetune.trainer.training_arguments`` for a default
   ``FinetuneSpec`` (batch 8 x 4 accumulation, bf16 autocast where supported else fp16, length-grouped
   batches padded to their longest clip, no gradient checkpointing);
 - report: fp16, gradient checkpointing, batch 32 x 4 accumulation, random batches with every clip padded
@@ -86,8 +86,8 @@ class PadToLongestClip:
 
 
 def workbench_arguments(out: Path, steps: int, smoke: bool):
-    from ser.finetune import FinetuneSpec
-    from ser.finetune.trainer import training_arguments
+    from ser.learning.finetune import FinetuneSpec
+    from ser.learning.finetune.trainer import training_arguments
 
     spec = FinetuneSpec(num_workers=0, **(SMOKE["workbench"] if smoke else {}))
     args = training_arguments(spec, out, 64).to_dict()
@@ -171,8 +171,8 @@ def _trainer(model, args, data: RandomClips, size: str, setting: str, callbacks:
     from transformers import Wav2Vec2FeatureExtractor
     from transformers.trainer_callback import PrinterCallback
 
-    from ser.finetune.data import ClipCollator
-    from ser.finetune.trainer import ClipTrainer
+    from ser.learning.finetune.data import ClipCollator
+    from ser.learning.finetune.trainer import ClipTrainer
 
     extractor = Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=size == "large")
     collator = ClipCollator(extractor) if setting == "workbench" else PadToLongestClip(extractor, max(data.lengths))

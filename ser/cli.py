@@ -12,10 +12,10 @@ import os
 import sys
 import time
 
-from .baselines import BaselineSpec
+from .learning.baselines import BaselineSpec
 from .errors import SerError
-from .finetune.lr_search import LrSearchSpec
-from .finetune.spec import FinetuneSpec
+from .learning.finetune.lr_search import LrSearchSpec
+from .learning.finetune.spec import FinetuneSpec
 from .params import add_options, spec_from_args
 from .runs import json_default
 
@@ -115,7 +115,7 @@ def _add_source(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args):
-    from .corpus import load_corpus
+    from .data.corpus import load_corpus
 
     return load_corpus(args.data or args.manifest, progress=_print_progress)
 
@@ -140,7 +140,7 @@ def _emit(args, payload: dict, lines: list[str]) -> None:
 
 
 def cmd_corpus(args) -> int:
-    from .corpus_report import corpus_summary
+    from .data.corpus_report import corpus_summary
 
     corpus = _load(args)
     summary = corpus_summary(corpus)
@@ -160,8 +160,8 @@ def cmd_corpus(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from . import cremad
-    from .demo import generate_demo_corpus
+    from .data import cremad
+    from .data.demo import generate_demo_corpus
 
     started = time.perf_counter()
     folder = generate_demo_corpus(args.out, actors=args.actors, seed=args.seed,
@@ -174,7 +174,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_features(args) -> int:
-    from .features import extract_features
+    from .learning.features import extract_features
 
     corpus = _load(args)
     result = extract_features(corpus, args.feature_set, jobs=args.jobs,
@@ -190,7 +190,7 @@ def cmd_features(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from .baselines import run_baseline
+    from .learning.baselines import run_baseline
 
     spec = spec_from_args(BaselineSpec, args).validate()
     corpus = _load(args)
@@ -212,7 +212,7 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from .jobs import refresh
+    from .jobs.control import refresh
     from .runs import list_runs
 
     runs = [refresh(run) for run in list_runs()]
@@ -226,7 +226,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    from .worker import run_worker
+    from .jobs.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_worker()
@@ -234,8 +234,8 @@ def cmd_worker(args) -> int:
 
 
 def cmd_bias(args) -> int:
-    from .bias import analysis_frame, cached_group_report, filter_frame, gap_verdict
-    from .corpus import load_corpus
+    from .analysis.bias import analysis_frame, cached_group_report, filter_frame, gap_verdict
+    from .data.corpus import load_corpus
     from .errors import ConfigError
     from .runs import load_run
 
@@ -251,7 +251,7 @@ def cmd_bias(args) -> int:
     by = [part.strip() for part in args.by.split("+")] if "+" in args.by else args.by
     report = cached_group_report(run, frame, by, args.part, n_boot=args.boot) if not filters else None
     if report is None:
-        from .bias import group_report
+        from .analysis.bias import group_report
 
         report = group_report(frame, by, n_boot=args.boot)
     payload = {"run_id": run.run_id, "part": args.part, "filters": filters, "clips": int(len(frame)),
@@ -272,7 +272,7 @@ def cmd_bias(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .predict import predict_files
+    from .learning.predict import predict_files
     from .runs import load_run
 
     results = predict_files(load_run(args.run_id), args.files)
@@ -293,14 +293,14 @@ def cmd_predict(args) -> int:
 
 
 def cmd_finetune(args) -> int:
-    from .jobs import submit_finetune
+    from .jobs.control import submit_finetune
 
     run = submit_finetune(spec_from_args(FinetuneSpec, args).validate(), _load(args))
     return _after_submit(args, run)
 
 
 def cmd_lr_search(args) -> int:
-    from .jobs import submit_lr_search
+    from .jobs.control import submit_lr_search
 
     search = spec_from_args(LrSearchSpec, args).validate()
     run = submit_lr_search(spec_from_args(FinetuneSpec, args).validate(), _load(args), **search.to_dict())
@@ -330,9 +330,9 @@ def _after_submit(args, run) -> int:
 
 
 def _wait(run):
-    from .jobs import refresh
+    from .jobs.control import refresh
     from .runs import FINAL_STATES, load_run
-    from .worker import ensure_local_worker
+    from .jobs.worker import ensure_local_worker
 
     while True:
         ensure_local_worker()

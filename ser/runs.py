@@ -96,7 +96,7 @@ RUN_ID_FORM = "KIND-YYYYmmdd-HHMMSS-xxxx (e.g. baseline-20250101-120000-ab12)"
 
 
 def corpus_record(corpus) -> dict:
-    """What a run records of its corpus (a ``ser.corpus.Corpus``): enough to reload it and to tell
+    """What a run records of its corpus (a ``ser.data.corpus.Corpus``): enough to reload it and to tell
     whether it changed since."""
     return {"name": corpus.name, "source": str(corpus.source), "kind": corpus.kind,
             "fingerprint": corpus.fingerprint, "clips": int(len(corpus.clips)), "synthetic": corpus.synthetic}

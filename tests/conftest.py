@@ -74,7 +74,7 @@ def crema_folder(crema_template, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def demo_cache(tmp_path_factory) -> Path:
     """A cache folder holding the default demo corpus, generated once per test session."""
-    from ser.demo import generate_demo_corpus
+    from ser.data.demo import generate_demo_corpus
 
     cache = tmp_path_factory.mktemp("demo-cache")
     generate_demo_corpus(cache / "demo-corpus")
@@ -91,7 +91,7 @@ def shared_crema() -> Path:
 @pytest.fixture(scope="session")
 def small_demo(tmp_path_factory) -> Path:
     """A 6-actor demo corpus (492 clips): enough speakers for actor-disjoint splits and grouped CV."""
-    from ser.demo import generate_demo_corpus
+    from ser.data.demo import generate_demo_corpus
 
     return generate_demo_corpus(tmp_path_factory.mktemp("small-demo") / "demo", actors=6, seed=1)
 
@@ -101,7 +101,7 @@ def _stop_workers(cache: Path) -> None:
     import json
     import signal
 
-    from ser import worker
+    from ser.jobs import worker
 
     for process in list(worker._started):
         if process.poll() is None:
@@ -128,7 +128,7 @@ def worker_process(isolated_cache):
     import subprocess
     import time
 
-    from ser.worker import live_workers
+    from ser.jobs.worker import live_workers
 
     log = open(isolated_cache.parent / "worker.log", "ab")
     process = subprocess.Popen([sys.executable, "-m", "ser", "worker"], cwd=ROOT, stdout=log, stderr=log,

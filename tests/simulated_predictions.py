@@ -1,4 +1,4 @@
-"""Simulated predictions where the truth is known, for the calibration tests of ``ser.uncertainty``.
+"""Simulated predictions where the truth is known, for the calibration tests of ``ser.analysis.uncertainty``.
 
 Each actor has a random effect on the log-odds of a correct prediction (actors differ, as real ones
 do); a group can have a planted effect. A wrong prediction picks one of the other emotions uniformly,
@@ -23,7 +23,7 @@ def expected_accuracy(logit: float, actor_sd: float) -> float:
 def simulate(rng: np.random.Generator, actor_groups: dict[str, int], clips_per_actor: int = 72,
              base: float = 0.0, actor_sd: float = 0.6, actor_effects: dict[str, float] | None = None,
              sentence_effects: dict[str, float] | None = None) -> pd.DataFrame:
-    """A frame like ``ser.bias.analysis_frame``: y_true, y_pred, speaker, an actor-level ``race`` (the
+    """A frame like ``ser.analysis.bias.analysis_frame``: y_true, y_pred, speaker, an actor-level ``race`` (the
     keys of ``actor_groups``, with that many actors each) and a clip-level ``sentence``.
     ``actor_effects``/``sentence_effects``: log-odds shifts per group."""
     actor_effects, sentence_effects = actor_effects or {}, sentence_effects or {}

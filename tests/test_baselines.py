@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from ser.baselines import BaselineSpec, grid_size, run_baseline
-from ser.corpus import load_corpus
+from ser.learning.baselines import BaselineSpec, grid_size, run_baseline
+from ser.data.corpus import load_corpus
 from ser.errors import ConfigError
 from ser.labels import EMOTIONS
 
@@ -59,7 +59,7 @@ def test_random_forest_on_the_report_split(corpus):
 def test_report_split_folds_are_shuffled_not_blocked_by_actor(corpus):
     """Clips are sorted by id (actor first): unshuffled folds would each hold about one fifth of the
     actors, i.e. be nearly speaker-independent, unlike the report's GridSearchCV over shuffled rows."""
-    from ser.baselines import _cv_splits
+    from ser.learning.baselines import _cv_splits
 
     clips = corpus.clips.sort_index()
     folds, _ = _cv_splits(BaselineSpec(split="report", seed=3), clips, clips.emotion.to_numpy(), grouped=False)
@@ -82,7 +82,7 @@ def test_leave_one_speaker_out_predicts_every_clip_once(corpus):
 
 
 def test_nested_leave_one_speaker_out_chooses_parameters_without_the_held_out_speaker(corpus, monkeypatch):
-    from ser import baselines
+    from ser.learning import baselines
 
     searched = []
     original = baselines._search

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from ser.bias import analysis_frame, confusion, error_tree, filter_frame, group_report, tree_dot, tree_inputs
+from ser.analysis.bias import analysis_frame, confusion, error_tree, filter_frame, group_report, tree_dot, tree_inputs
 from ser.errors import ConfigError, NotEnoughData
 from ser.runs import RunError, create_run, update_run
 from simulated_predictions import simulate
@@ -146,7 +146,7 @@ def test_tree_is_scored_on_actors_it_never_saw():
 
 
 def test_analysis_frame_joins_predictions_with_clips(crema_folder):
-    from ser.corpus import load_corpus
+    from ser.data.corpus import load_corpus
 
     corpus = load_corpus(crema_folder)
     run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})
@@ -168,7 +168,7 @@ def test_analysis_frame_joins_predictions_with_clips(crema_folder):
 def test_runs_written_before_the_part_column_are_read_the_same(crema_folder):
     """Old predictions called the part "split"; old wav2vec2 runs stored no training rows, so the
     actor's training clips are unknown (missing), never silently 0, and the tree says why it skips them."""
-    from ser.corpus import load_corpus
+    from ser.data.corpus import load_corpus
 
     corpus = load_corpus(crema_folder)
     run = create_run("wav2vec2", {"model": "m", "split": "actor"}, {"source": str(crema_folder)})
@@ -190,8 +190,8 @@ def test_predictions_without_the_contract_columns_are_refused_with_the_run_named
 
 def test_a_corrupt_bias_cache_is_recomputed(crema_folder):
     from ser import config
-    from ser.bias import cached_group_report
-    from ser.corpus import load_corpus
+    from ser.analysis.bias import cached_group_report
+    from ser.data.corpus import load_corpus
 
     corpus = load_corpus(crema_folder)
     run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})
@@ -206,8 +206,8 @@ def test_a_corrupt_bias_cache_is_recomputed(crema_folder):
 
 
 def test_the_bias_cache_is_read_not_recomputed(crema_folder, monkeypatch):
-    from ser import bias
-    from ser.corpus import load_corpus
+    from ser.analysis import bias
+    from ser.data.corpus import load_corpus
 
     corpus = load_corpus(crema_folder)
     run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})

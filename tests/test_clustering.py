@@ -8,12 +8,12 @@ from sklearn.metrics import adjusted_mutual_info_score, silhouette_score, v_meas
 from sklearn.preprocessing import StandardScaler
 
 from ser import config
-from ser.clustering import (agreement_table, attribute_agreement, contingency, kmeans_clusters, overall_purity,
-                            pca_embedding, purity, purity_ceiling, shuffled_tables, silhouette_reading,
-                            table_purity, table_v_measure, umap_embedding)
-from ser.corpus import load_corpus
+from ser.analysis.clustering import (agreement_table, attribute_agreement, contingency, kmeans_clusters, overall_purity,
+                                     pca_embedding, purity, purity_ceiling, shuffled_tables, silhouette_reading,
+                                     table_purity, table_v_measure, umap_embedding)
+from ser.data.corpus import load_corpus
 from ser.errors import ConfigError
-from ser.features import extract_features
+from ser.learning.features import extract_features
 
 
 @pytest.fixture(scope="module")

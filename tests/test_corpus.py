@@ -6,7 +6,8 @@ import pytest
 import soundfile as sf
 
 from crema_layout import write_clip
-from ser.corpus import CLIP_COLUMNS, Problem, load_corpus, read_crema_d, read_demographics, read_manifest, read_votes
+from ser.data.corpus import (CLIP_COLUMNS, Problem, load_corpus, read_crema_d, read_demographics, read_manifest,
+                             read_votes)
 from ser.errors import CorpusError
 from ser.labels import EMOTIONS
 
@@ -241,7 +242,7 @@ def test_real_crema_metadata_parses(shared_crema):
 
 
 def test_real_crema_agreement_matches_the_report(shared_crema):
-    from ser.crowd import agreement_table
+    from ser.data.crowd import agreement_table
     from ser.reference import REPORT_AGREEMENT, truncate
 
     votes = read_votes(shared_crema / "processedResults" / "tabulatedVotes.csv")

@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
 
-from ser.corpus import load_corpus
+from ser.data.corpus import load_corpus
 from sklearn.metrics import f1_score
 
-from ser.crowd import agreement_table, crowd_scores, hit_rate_table, plurality_vote
+from ser.data.crowd import agreement_table, crowd_scores, hit_rate_table, plurality_vote
 from ser.labels import EMOTIONS
 from ser.reference import truncate
 

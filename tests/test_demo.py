@@ -1,4 +1,4 @@
-"""Tests of the synthetic CREMA-D-shaped demo corpus (ser.demo)."""
+"""Tests of the synthetic CREMA-D-shaped demo corpus (ser.data.demo)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from ser import demo
-from ser.demo import actors, clips, phonetics, sound
+from ser.data import demo
+from ser.data.demo import actors, clips, phonetics, sound
 from ser.errors import ConfigError
 from ser.labels import EMOTIONS, INTENSITIES, SENTENCES, VOTE_LETTERS
 

@@ -8,9 +8,10 @@ import soundfile as sf
 
 from crema_layout import write_clip
 from ser import config
-from ser.corpus import load_corpus
+from ser.data.corpus import load_corpus
 from ser.errors import FeatureError
-from ser.features import compute_file, extract_features, feature_columns, file_keys, get_feature_set, write_store
+from ser.learning.features import (compute_file, extract_features, feature_columns, file_keys, get_feature_set,
+                                   write_store)
 
 
 @pytest.mark.parametrize("rate, samples", [(16000, 9600), (16000, 16718), (16000, 40000), (16000, 46071),
@@ -157,7 +158,7 @@ def test_unusual_audio_in_a_corpus_is_read_or_reported(tmp_path):
 def test_a_stuck_or_dead_worker_pool_falls_back_to_this_process(crema_folder, monkeypatch, caplog):
     import joblib
 
-    from ser import features
+    from ser.learning import features
 
     class BrokenParallel:
         def __init__(self, *args, **kwargs):

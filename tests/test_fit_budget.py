@@ -3,8 +3,8 @@
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from ser.baselines import make_pipeline
-from ser.grid_search import grid_search, hit_iteration_budget
+from ser.learning.baselines import make_pipeline
+from ser.learning.grid_search import grid_search, hit_iteration_budget
 
 
 def overlapping_classes(n=300, seed=0):

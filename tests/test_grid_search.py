@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from ser.baselines import fit_cost, make_pipeline
-from ser.grid_search import Cancelled, grid_search
+from ser.learning.baselines import fit_cost, make_pipeline
+from ser.learning.grid_search import Cancelled, grid_search
 
 
 @pytest.fixture

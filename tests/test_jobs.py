@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from ser.baselines import BaselineSpec
-from ser.corpus import load_corpus
-from ser.jobs import cancel, log_tail, refresh, resume, submit_baseline
+from ser.learning.baselines import BaselineSpec
+from ser.data.corpus import load_corpus
+from ser.jobs.control import cancel, log_tail, refresh, resume, submit_baseline
 from ser.runs import load_run
-from ser.worker import live_workers
+from ser.jobs.worker import live_workers
 
 
 def wait_for(run_id, states, timeout=120):

@@ -3,21 +3,20 @@ widgets. For every field, the parser's default and choices and the page's widget
 the field; then every default and choice is changed in the spec alone, and both faces must follow."""
 
 import argparse
-from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ser.baselines import BaselineSpec
+from ser.learning.baselines import BaselineSpec
 from ser.cli import build_parser
 from ser.errors import ConfigError
-from ser.finetune import REPORT_MODELS, FinetuneSpec
-from ser.finetune.lr_search import SCHEDULES, LrSearchSpec, run_lr_search
+from ser.learning.finetune import REPORT_MODELS, FinetuneSpec
+from ser.learning.finetune.lr_search import SCHEDULES, LrSearchSpec, run_lr_search
 from ser.params import spec_from_args, spec_params
-from ser.splits import SPLIT_SCHEMES, SPLITS, splits_for
+from ser.learning.splits import SPLIT_SCHEMES, SPLITS, splits_for
+from apptest import open_page
 
-ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = {"baseline": [BaselineSpec], "finetune": [FinetuneSpec], "lr-search": [FinetuneSpec, LrSearchSpec]}
 PAGES = {"app_pages/baselines.py": ("baseline", [BaselineSpec]),
          "app_pages/finetune.py": ("ft", [FinetuneSpec, LrSearchSpec])}
@@ -56,16 +55,6 @@ def widget(app: AppTest, key: str):
         if found:
             return found[0]
     return None
-
-
-def open_page(monkeypatch, page: str, data) -> AppTest:
-    monkeypatch.setenv("SER_DATA", str(data))
-    monkeypatch.chdir(ROOT)
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    app.run()
-    app.switch_page(page).run()
-    assert not app.exception, app.exception
-    return app
 
 
 def check_page(app: AppTest, page: str) -> None:

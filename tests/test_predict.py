@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser.baselines import BaselineSpec, run_baseline
-from ser.corpus import load_corpus
+from ser.learning.baselines import BaselineSpec, run_baseline
+from ser.data.corpus import load_corpus
 from ser.errors import SerError
 from ser.labels import EMOTIONS
-from ser.predict import Predictor, predict_files
+from ser.learning.predict import Predictor, predict_files
 from ser.runs import create_run, load_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def test_a_clip_above_16_khz_reaches_mfcc13_as_the_corpus_clips_do(run, small_de
     import joblib
     import soxr
 
-    from ser.features import compute_file, get_feature_set
+    from ser.learning.features import compute_file, get_feature_set
 
     good = next((Path(small_demo) / "AudioWAV").glob("*.wav"))
     audio, rate = sf.read(str(good), dtype="float32")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ser.baselines import BaselineSpec
-from ser.corpus import load_corpus
-from ser.jobs import submit_baseline
+from ser.learning.baselines import BaselineSpec
+from ser.data.corpus import load_corpus
+from ser.jobs.control import submit_baseline
 from ser.runs import load_run
-from ser.worker import live_workers
+from ser.jobs.worker import live_workers
 from net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ def redis_url(redis_server, tmp_path, monkeypatch):
 
 
 def test_a_worker_on_redis_runs_a_job(redis_url, small_demo):
-    from ser.job_queue import is_local, pending
+    from ser.jobs.queue import is_local, pending
 
     assert not is_local()
     run = submit_baseline(BaselineSpec(model="svm", grid="none", jobs=1), load_corpus(small_demo))

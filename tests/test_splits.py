@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from ser.errors import ConfigError
-from ser.splits import actor_disjoint_split, loso_folds, make_split, report_split
+from ser.learning.splits import actor_disjoint_split, loso_folds, make_split, report_split
 
 
 def clips_table(speakers=10, per_speaker=24):

@@ -5,8 +5,8 @@ planted one, and how often the 95% intervals cover the true group value."""
 import numpy as np
 import pytest
 
-from ser import uncertainty
-from ser.bias import group_report
+from ser.analysis import uncertainty
+from ser.analysis.bias import group_report
 from simulated_predictions import expected_accuracy, simulate
 
 DATASETS = 200

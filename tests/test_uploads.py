@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser.audio import wav_truncation
+from ser.data.audio import wav_truncation
 from ser.errors import AudioError, AudioProblem
-from ser.uploads import decode_bytes
+from ser.data.uploads import decode_bytes
 
 
 def wav_bytes(audio, rate=16000, subtype="PCM_16", fmt="WAV"):

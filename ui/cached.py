@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ser import clustering
+from ser.analysis import clustering
 
 
 @st.cache_data(show_spinner="Clustering…", max_entries=16)
@@ -26,8 +26,8 @@ def umap(features: pd.DataFrame, n_neighbors: int, min_dist: float) -> pd.DataFr
 
 @st.cache_data(show_spinner="Joining the run's predictions with its clips…", max_entries=8)
 def analysis(run_id: str, part: str, stamp: int) -> pd.DataFrame:
-    from ser.bias import analysis_frame
-    from ser.corpus import load_corpus
+    from ser.analysis.bias import analysis_frame
+    from ser.data.corpus import load_corpus
     from ser.runs import load_run
 
     run = load_run(run_id)
@@ -36,7 +36,7 @@ def analysis(run_id: str, part: str, stamp: int) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Resampling actors for the intervals and shuffling for the gap test…", max_entries=64)
 def group_report(run_id: str, part: str, by, n_boot: int, stamp: int, _frame: pd.DataFrame):
-    from ser.bias import cached_group_report
+    from ser.analysis.bias import cached_group_report
     from ser.runs import load_run
 
     return cached_group_report(load_run(run_id), _frame, by, part, n_boot=n_boot)
@@ -44,7 +44,7 @@ def group_report(run_id: str, part: str, by, n_boot: int, stamp: int, _frame: pd
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def error_tree(run_id: str, part: str, depth: int, stamp: int, _frame: pd.DataFrame):
-    from ser.bias import error_tree as build, tree_dot
+    from ser.analysis.bias import error_tree as build, tree_dot
 
     tree = build(_frame, depth)
     return tree, tree_dot(tree)
@@ -53,7 +53,7 @@ def error_tree(run_id: str, part: str, depth: int, stamp: int, _frame: pd.DataFr
 @st.cache_resource(max_entries=2, show_spinner="Loading the run's model…")
 def predictor(run_id: str, stamp: str):
     """A run's model, loaded once per run and modification stamp (a resource, shared between sessions)."""
-    from ser.predict import Predictor
+    from ser.learning.predict import Predictor
     from ser.runs import load_run
 
     return Predictor(load_run(run_id))

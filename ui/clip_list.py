@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from ser.corpus import age_band
+from ser.data.corpus import age_band
 
 PAGE_SIZE = 10
 

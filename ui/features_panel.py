@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ser.corpus import Corpus
+from ser.data.corpus import Corpus
 from ser.errors import SerError
-from ser.features import FEATURE_SETS, FeatureResult, extract_features
+from ser.learning.features import FEATURE_SETS, FeatureResult, extract_features
 from ui.state import show_error
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ser.jobs import cancel, log_tail, refresh, resume
+from ser.jobs.control import cancel, log_tail, refresh, resume
 from ser.runs import Run, list_runs
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ser.corpus import Corpus
-from ser.demo import DEMO_NOTE
+from ser.data.corpus import Corpus
+from ser.data.demo import DEMO_NOTE
 from ser.errors import SerError
-from ser.job_queue import is_local
-from ser.worker import ensure_local_worker
+from ser.jobs.queue import is_local
+from ser.jobs.worker import ensure_local_worker
 from ui.state import SOURCE_KEY, current_corpus, reload_corpus, show_error
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from ser import config
-from ser.corpus import Corpus, corpus_signature, load_corpus
-from ser.demo import generate_demo_corpus, is_demo_corpus
+from ser.data.corpus import Corpus, corpus_signature, load_corpus
+from ser.data.demo import generate_demo_corpus, is_demo_corpus
 from ser.errors import SerError
 
 SOURCE_KEY = "corpus_source"

@@ -8,7 +8,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 import plotly.graph_objects as go
 
-from ser.finetune.lr_search import SCHEDULES
+from ser.learning.finetune.lr_search import SCHEDULES
 from ser.runs import Run
 
 

@@ -3,27 +3,14 @@
 import time
 
 import pytest
-from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
 
-from ser.baselines import BaselineSpec, run_baseline
-from ser.clustering import agreement_table, kmeans_clusters
-from ser.corpus import load_corpus
-from ser.features import extract_features
+from ser.learning.baselines import BaselineSpec, run_baseline
+from ser.analysis.clustering import agreement_table, kmeans_clusters
+from ser.data.corpus import load_corpus
+from ser.learning.features import extract_features
 from ser.runs import list_runs, load_run
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def open_page(monkeypatch, page: str, data) -> AppTest:
-    monkeypatch.setenv("SER_DATA", str(data))
-    monkeypatch.chdir(ROOT)
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    app.run()
-    app.switch_page(page).run()
-    assert not app.exception, app.exception
-    return app
+from apptest import open_page
 
 
 def test_clusters_page(monkeypatch, small_demo):
@@ -102,7 +89,7 @@ def test_baselines_page_opens_and_deletes_runs(monkeypatch, small_demo):
 
 
 def test_bias_page_for_a_baseline_run(monkeypatch, small_demo):
-    from ser.bias import analysis_frame, cached_group_report, gap_verdict
+    from ser.analysis.bias import analysis_frame, cached_group_report, gap_verdict
 
     corpus = load_corpus(small_demo)
     run = run_baseline(BaselineSpec(model="svm", split="report", grid="none", jobs=1), corpus)  # 6 test actors
@@ -148,7 +135,7 @@ def test_try_clip_page_lists_runs(monkeypatch, small_demo):
 
 def test_an_app_restart_still_shows_a_running_job(monkeypatch, small_demo, worker_process):
     """The job and its progress live on disk: a fresh app session (as after a restart) shows them."""
-    from ser.jobs import cancel_requested, refresh, submit_baseline
+    from ser.jobs.control import cancel_requested, refresh, submit_baseline
 
     run = submit_baseline(BaselineSpec(model="rf", grid="report", jobs=1), load_corpus(small_demo))  # minutes
     deadline = time.monotonic() + 60

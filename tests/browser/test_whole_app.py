@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ser.baselines import BaselineSpec, run_baseline
-from ser.corpus import load_corpus
+from ser.learning.baselines import BaselineSpec, run_baseline
+from ser.data.corpus import load_corpus
 from net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]

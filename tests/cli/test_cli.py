@@ -96,8 +96,8 @@ def test_baseline_on_a_corpus_too_small_for_its_split_says_why(crema_folder):  #
 
 
 def test_bias_json_matches_the_engine(small_demo):
-    from ser.bias import analysis_frame, group_report
-    from ser.corpus import load_corpus
+    from ser.analysis.bias import analysis_frame, group_report
+    from ser.data.corpus import load_corpus
     from ser.runs import load_run
 
     run_id = json.loads(ser("baseline", "--data", small_demo, "--model", "rf", "--grid", "none", "--jobs", "1",

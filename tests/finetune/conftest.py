@@ -41,7 +41,7 @@ def tiny_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_corpus(small_demo):
-    from ser.corpus import load_corpus
+    from ser.data.corpus import load_corpus
 
     return load_corpus(small_demo)
 
@@ -49,7 +49,7 @@ def demo_corpus(small_demo):
 @pytest.fixture
 def tiny_spec(tiny_model):
     """A spec that trains in a few seconds on 2 cores: 48 clips cropped to 1 s, batches of 8."""
-    from ser.finetune import FinetuneSpec
+    from ser.learning.finetune import FinetuneSpec
 
     def make(**changes):
         base = dict(model=str(tiny_model), epochs=1, batch_size=8, grad_accum=1, max_clips=48, max_seconds=1.0,

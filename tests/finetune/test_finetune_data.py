@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ser.finetune.data import ClipCollator, ClipDataset, prepare_clips, random_crop, sample_clips
+from ser.learning.finetune.data import ClipCollator, ClipDataset, prepare_clips, random_crop, sample_clips
 
 
 def test_sample_keeps_every_emotion(demo_corpus):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from ser.jobs import refresh, resume, submit_finetune
+from ser.jobs.control import refresh, resume, submit_finetune
 from ser.labels import EMOTIONS
-from ser.predict import predict_files
+from ser.learning.predict import predict_files
 from ser.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def test_cli_finetune_unknown_model_is_a_clear_error(small_demo):
 
 
 def test_finetune_page_shows_runs_and_the_search(monkeypatch, tiny_spec, demo_corpus, small_demo):
-    from ser.finetune import run_finetune, run_lr_search
+    from ser.learning.finetune import run_finetune, run_lr_search
 
     run_finetune(tiny_spec(epochs=1), demo_corpus)
     run_lr_search(tiny_spec(), demo_corpus, init_lr=1e-3, epochs_per_round=1, max_rounds=1)

@@ -5,9 +5,9 @@ import sys
 import pytest
 
 from ser.errors import ConfigError
-from ser.finetune import REPORT_MODELS, FinetuneSpec
-from ser.finetune.lr_search import round_candidates
-from ser.finetune.spec import SCHEDULERS
+from ser.learning.finetune import REPORT_MODELS, FinetuneSpec
+from ser.learning.finetune.lr_search import round_candidates
+from ser.learning.finetune.spec import SCHEDULERS
 
 
 def test_defaults_are_the_reports_settings():
@@ -48,7 +48,7 @@ def test_unknown_keys_are_refused():
 
 
 def test_import_stays_light():
-    code = ("import sys, ser.finetune, ser.finetune.training, ser.finetune.lr_search; "
+    code = ("import sys, ser.learning.finetune, ser.learning.finetune.training, ser.learning.finetune.lr_search; "
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

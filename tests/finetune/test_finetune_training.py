@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ser.finetune import ModelUnavailable, latest_checkpoint, run_finetune, start_finetune
+from ser.learning.finetune import ModelUnavailable, latest_checkpoint, run_finetune, start_finetune
 from ser.runs import list_runs, load_run
 
 

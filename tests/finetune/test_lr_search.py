@@ -3,7 +3,7 @@ import math
 import pytest
 
 from ser.errors import ConfigError
-from ser.finetune import run_lr_search
+from ser.learning.finetune import run_lr_search
 from ser.metrics import classification_metrics
 from ser.runs import list_runs, load_run, update_run
 
@@ -63,7 +63,7 @@ def test_bad_search_settings_are_refused(demo_corpus, tiny_spec, changes):
 
 
 def test_a_resumed_search_keeps_finished_candidates_and_continues_the_unfinished_one(demo_corpus, tiny_spec):
-    from ser.finetune import latest_checkpoint
+    from ser.learning.finetune import latest_checkpoint
 
     def stop_inside_the_second_candidate():
         children = list_runs(kind="wav2vec2")
@@ -117,7 +117,7 @@ class StubTraining:
 
 @pytest.fixture
 def stub_training(monkeypatch):
-    from ser.finetune import training
+    from ser.learning.finetune import training
 
     stub = StubTraining()
     monkeypatch.setattr(training, "run_finetune", stub.run_finetune)
@@ -202,7 +202,7 @@ def test_the_fixed_variant_carries_the_best_score_over(demo_corpus, tiny_spec, s
 
 def test_a_search_without_a_schedule_resumes_as_the_fixed_variant(demo_corpus, tiny_spec, stub_training):
     """A run written before there was a choice of schedule (no "schedule" in its search) was the fixed one."""
-    from ser.finetune import start_lr_search
+    from ser.learning.finetune import start_lr_search
 
     calls = stub_training(peaked_at_1_5e_4)
     run = start_lr_search(tiny_spec(), demo_corpus, init_lr=1e-4, epochs_per_round=5, max_rounds=2)
@@ -245,7 +245,7 @@ def test_the_page_queues_the_chosen_schedule_and_says_what_the_reports_score_mea
 
     from streamlit.testing.v1 import AppTest
 
-    from ser import jobs
+    from ser.jobs import control as jobs
 
     stub_training(peaked_at_1_5e_4)
     done = run_lr_search(tiny_spec(), demo_corpus, init_lr=1e-4, epochs_per_round=5, max_rounds=2)

@@ -1,0 +1,1 @@
+"""What results mean: uncertainty, bias by group, clustering."""

@@ -1,0 +1,1 @@
+"""Models: features, splits, grid searches, baselines, wav2vec2 fine-tuning, prediction."""
