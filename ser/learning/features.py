@@ -33,6 +33,7 @@ from ..data.audio import SAMPLE_RATE, decode_file, load_audio
 from ..data.corpus import Corpus, Problem
 from ..errors import AudioError, FeatureError
 from ..progress import Progress
+from ..storage import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -325,8 +326,6 @@ def read_store(path: Path) -> pd.DataFrame:
 
 def write_store(path: Path, store: pd.DataFrame) -> None:
     """Write atomically: a crash mid-write leaves the previous cache intact."""
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     frame = store.copy()
     frame["error"] = frame["error"].astype("string")
-    frame.to_parquet(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, frame.to_parquet)
