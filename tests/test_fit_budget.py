@@ -38,3 +38,20 @@ def test_the_grid_records_which_folds_hit_the_budget():
     poly = [c["clf__kernel"] == "poly" for c in result.candidates]
     assert result.capped.shape == (2, 3) and result.capped[poly].all()
     assert all(row["seconds"] > 0 for row in rows.values())
+
+
+def test_a_baseline_run_records_every_fit_that_hit_the_budget(small_demo):
+    from ser.data.corpus import load_corpus
+    from ser.learning.baselines import BaselineSpec, run_baseline
+
+    corpus = load_corpus(small_demo)
+    grid = {"clf__kernel": ["rbf", "poly"], "clf__C": [100], "clf__gamma": [1]}
+    budgeted = run_baseline(BaselineSpec(model="svm", grid_override=grid, svm_max_iter=20, jobs=1), corpus)
+    cv = budgeted.info["cv"]
+    capped = {tuple(sorted(c["params"].items())): c["capped_folds"] for c in cv["candidates"]}
+    assert capped[(("C", 100), ("gamma", 1), ("kernel", "poly"))] == len(cv["folds"])
+    [deviation] = cv["deviations"]
+    assert "stopped after 20 solver iterations" in deviation and "kernel=poly" in deviation
+    assert f"{sum(capped.values())} of {2 * len(cv['folds'])} fits reached it" in deviation
+    exact = run_baseline(BaselineSpec(model="svm", grid_override=grid, svm_max_iter=0, jobs=1), corpus)
+    assert exact.info["cv"]["deviations"] == [] and all(c["capped_folds"] == 0 for c in exact.info["cv"]["candidates"])

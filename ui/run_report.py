@@ -64,6 +64,8 @@ def _cross_validation(info: dict, key: str) -> None:
         chosen["params"] = chosen["params"].map(lambda p: ", ".join(f"{k}={v}" for k, v in p.items()))
         st.dataframe(chosen, hide_index=True, key=f"{key}_per_speaker")
         return
+    for deviation in cv.get("deviations", []):
+        st.warning(f"**Not plain GridSearchCV.** {deviation}", icon=":material/timer:")
     scheme = f"{cv['scheme']}, " if cv.get("scheme") else ""
     st.markdown(f"**Cross-validation on the training part** ({scheme}{len(cv['folds'])} folds, {scoring}): mean "
                 f"{cv['mean']:.3f}; best parameters: `{best if best else 'the estimator defaults'}`")
@@ -77,8 +79,9 @@ def _cross_validation(info: dict, key: str) -> None:
         candidates = candidates.sort_values("rank").head(10)
         candidates["params"] = candidates["params"].map(lambda p: ", ".join(f"{k}={v}" for k, v in p.items()))
         right.markdown("**Top candidates**")
-        right.dataframe(candidates[["rank", "params", "mean", "std"]].round(4), hide_index=True,
-                        key=f"{key}_candidates")
+        shown = [c for c in ("rank", "params", "mean", "std", "seconds", "capped_folds") if c in candidates]
+        right.dataframe(candidates[shown].round(4).rename(columns={"capped_folds": "folds at the budget"}),
+                        hide_index=True, key=f"{key}_candidates")
 
 
 def delete_box(run: Run, checkbox_key: str, button_key: str, opened_key: str) -> None:

@@ -65,6 +65,11 @@ class BaselineSpec:
     seed: int = param(3, "seed of the split, the folds and the estimator", label="Seed", step=1)
     jobs: int | None = param(None, "worker processes (when not given: all cores)", page=False)
     grid_override: dict | None = param(None, "a smaller grid, e.g. for tests", cli=False, page=False)
+    svm_max_iter: int = param(100_000, "SVM only: stop each fit's solver after this many iterations per pair of "
+                              "classes, so that a few very slow candidates (polynomial kernels with a large C and "
+                              "gamma) cannot hold a full-size grid for hours; fits that hit it are recorded and shown. "
+                              "0: no budget, exactly GridSearchCV", label="SVM iteration budget per fit (0: none)",
+                              minimum=0, step=10_000)
     loso_tuning: str = param("global", "with the leave-one-speaker-out split only, when the grid's parameters are "
                              "chosen: global is slightly optimistic (each held-out speaker took part in choosing "
                              "them); nested is unbiased and runs one grid search per speaker",
@@ -78,6 +83,9 @@ class BaselineSpec:
         if self.cv_folds < 2:
             raise ConfigError("cross-validation needs at least 2 folds.")
         check_choice(self, "loso_tuning", "Unknown LOSO tuning")
+        if isinstance(self.svm_max_iter, bool) or not isinstance(self.svm_max_iter, int) or self.svm_max_iter < 0:
+            raise ConfigError(f"svm_max_iter is {self.svm_max_iter!r}; give a whole number of iterations, or 0 for "
+                              "no budget.")
         return self
 
     @classmethod
@@ -99,27 +107,47 @@ def grid_size(model: str) -> int:
     return int(np.prod([len(values) for values in REPORT_GRIDS[model].values()]))
 
 
-def make_pipeline(model: str, seed: int):
+def make_pipeline(model: str, seed: int, max_iter: int = 0):
+    """Scaler + estimator. ``max_iter`` > 0 gives an SVM an iteration budget per fit (0: none)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    estimator = SVC(random_state=seed) if model == "svm" else RandomForestClassifier(random_state=seed)
+    estimator = SVC(random_state=seed, max_iter=max_iter if max_iter > 0 else -1) if model == "svm" else \
+        RandomForestClassifier(random_state=seed)
     return Pipeline([("scale", StandardScaler()), ("clf", estimator)])
 
 
-def final_model(model: str, seed: int, params: dict):
+def final_model(model: str, seed: int, params: dict, max_iter: int = 0):
     """The model a run keeps: the pipeline with the chosen parameters. An SVM gets class
     probabilities by Platt scaling over 5 internal folds (CalibratedClassifierCV with
     ensemble=False, scikit-learn's replacement for SVC(probability=True)); its predicted emotion
     is the most probable one, so prediction and probabilities always agree."""
     from sklearn.calibration import CalibratedClassifierCV
 
-    pipeline = make_pipeline(model, seed).set_params(**params)
+    pipeline = make_pipeline(model, seed, max_iter).set_params(**params)
     if model == "svm":
-        return CalibratedClassifierCV(pipeline, method="sigmoid", ensemble=False, cv=5)
+        return _QuietFit(CalibratedClassifierCV(pipeline, method="sigmoid", ensemble=False, cv=5))
     return pipeline
+
+
+class _QuietFit:
+    """A model whose fit does not warn when an SVM stops at its iteration budget (the run's report says
+    so through ``deviations``); everything else is the wrapped model's. Only the wrapped model is what a
+    run saves (``model.joblib``), so runs load as before."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def fit(self, X, y):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return self.model.fit(X, y)
 
 
 def fit_cost(params: dict) -> float:
@@ -231,12 +259,34 @@ def _cv_splits(spec: BaselineSpec, clips: pd.DataFrame, y: np.ndarray, grouped: 
 def _cv_record(spec: BaselineSpec, search, scheme: str) -> dict:
     return {"folds": search.best_fold_scores, "mean": float(search.mean_scores[search.best_index]),
             "scoring": spec.scoring, "scheme": scheme, "candidates": _strip_table(search.table()),
-            "best_params": _strip(search.best_params)}
+            "best_params": _strip(search.best_params), "deviations": deviations(spec, search)}
+
+
+def deviations(spec: BaselineSpec, search) -> list[str]:
+    """How this search differs from plain GridSearchCV, in sentences for the run's report: the SVM's
+    iteration budget and which fits hit it (their scores are of models stopped before converging)."""
+    if spec.model != "svm" or not spec.svm_max_iter:
+        return []
+    hits = search.capped if search.capped is not None else np.zeros_like(search.fold_scores, dtype=bool)
+    fits, capped = int(hits.size), int(hits.sum())
+    budget = (f"SVM fits were stopped after {spec.svm_max_iter:,} solver iterations per pair of classes (plain "
+              "GridSearchCV has no such limit)")
+    if not capped:
+        return [f"{budget}; no fit reached it, so every score is the one GridSearchCV would give."]
+    names = [", ".join(f"{k.removeprefix('clf__')}={v}" for k, v in search.candidates[c].items())
+             for c in np.flatnonzero(hits.any(axis=1))]
+    best_hit = bool(hits[search.best_index].any())
+    text = (f"{budget}; {capped} of {fits} fits reached it, in {len(names)} candidate(s): {'; '.join(names)}. "
+            "Their scores are of models stopped before converging (usually lower than converged ones).")
+    if best_hit:
+        text += " The chosen candidate is one of them."
+    return [text]
 
 
 def _search(spec, X, y, splits, jobs, report, should_stop):
-    return grid_search(make_pipeline(spec.model, spec.seed), spec.param_grid(), X, y, splits, spec.scoring, jobs,
-                       report, should_stop, cost=fit_cost)
+    estimator = make_pipeline(spec.model, spec.seed, spec.svm_max_iter)
+    return grid_search(estimator, spec.param_grid(), X, y, splits, spec.scoring, jobs, report, should_stop,
+                       cost=fit_cost)
 
 
 def _holdout(spec, clips, X, y, jobs, report, should_stop):
@@ -245,7 +295,7 @@ def _holdout(spec, clips, X, y, jobs, report, should_stop):
     splits, scheme = _cv_splits(spec, clips.iloc[train], y[train], grouped=spec.split == "actor")
     search = _search(spec, X[train], y[train], splits, jobs, report, should_stop)
     report(0, 1, "fitting the final model")
-    model = final_model(spec.model, spec.seed, search.best_params).fit(X[train], y[train])
+    model = final_model(spec.model, spec.seed, search.best_params, spec.svm_max_iter).fit(X[train], y[train])
     report(1, 1, "final model fitted")
     predictions = _predictions(model, clips, X, parts)
     split_info = {"train": int(len(train)), "test": int(len(test)),
@@ -269,7 +319,7 @@ def _loso(spec, clips, X, y, jobs, report, should_stop):
         report(i + 1, len(folds), f"leave-one-speaker-out: {i + 1}/{len(folds)} speakers")
         if should_stop is not None and should_stop():
             raise Cancelled(f"stopped after {i + 1} of {len(folds)} speakers")
-    model = final_model(spec.model, spec.seed, search.best_params).fit(X, y)
+    model = final_model(spec.model, spec.seed, search.best_params, spec.svm_max_iter).fit(X, y)
     split_info = {"folds": len(folds), "test": int(len(y)), "tuning": "global", "tuning_note": LOSO_TUNING["global"]}
     return frames, _cv_record(spec, search, scheme), model, split_info
 
@@ -292,7 +342,8 @@ def _nested_loso(spec, clips, X, y, jobs, report, should_stop):
                        "cv_mean": float(search.mean_scores[search.best_index])})
     counts = pd.Series([json.dumps(c["params"], sort_keys=True) for c in chosen]).value_counts()
     best = json.loads(counts.index[0])
-    model = final_model(spec.model, spec.seed, {f"clf__{k}": v for k, v in best.items()}).fit(X, y)
+    chosen = {f"clf__{k}": v for k, v in best.items()}
+    model = final_model(spec.model, spec.seed, chosen, spec.svm_max_iter).fit(X, y)
     split_info = {"folds": len(folds), "test": int(len(y)), "tuning": "nested", "tuning_note": LOSO_TUNING["nested"]}
     cv = {"scoring": spec.scoring, "scheme": f"per held-out speaker: {scheme}", "per_speaker": chosen,
           "best_params": best, "best_params_share": float(counts.iloc[0] / len(chosen))}
@@ -300,7 +351,7 @@ def _nested_loso(spec, clips, X, y, jobs, report, should_stop):
 
 
 def _fit_predict(spec, params, X, y, train, test):
-    model = final_model(spec.model, spec.seed, params).fit(X[train], y[train])
+    model = final_model(spec.model, spec.seed, params, spec.svm_max_iter).fit(X[train], y[train])
     return test, model.predict(X[test]), model.predict_proba(X[test]), list(model.classes_)
 
 
