@@ -135,3 +135,19 @@ def test_a_spec_from_json_refuses_unknown_keys():
 
 def test_report_grid_sizes():
     assert grid_size("svm") == 48 and grid_size("rf") == 54
+
+
+def test_expected_duration_is_the_benchmark_at_its_size_and_scales_with_the_work():
+    from ser.learning.baselines import GRID_BENCHMARK, duration_text, expected_seconds
+
+    at_benchmark = expected_seconds(BaselineSpec(model="svm"), round(5166 / 0.7), 91, 2)
+    assert at_benchmark == pytest.approx(GRID_BENCHMARK["svm"]["wall_s"], rel=0.01)
+    half = expected_seconds(BaselineSpec(model="svm"), round(5166 / 0.7 / 2), 91, 2)
+    assert half == pytest.approx(at_benchmark / 4, rel=0.02)  # SVM fits grow with the square of the clips
+    forest = expected_seconds(BaselineSpec(model="rf"), round(5166 / 0.7 / 2), 91, 2)
+    assert forest == pytest.approx(GRID_BENCHMARK["rf"]["wall_s"] / 2, rel=0.02)
+    four_cores = expected_seconds(BaselineSpec(model="svm"), round(5166 / 0.7), 91, 4)
+    assert four_cores == pytest.approx(at_benchmark / 2, rel=0.02)
+    nested = expected_seconds(BaselineSpec(model="svm", split="loso", loso_tuning="nested"), 7462, 91, 2)
+    assert nested > 40 * expected_seconds(BaselineSpec(model="svm", split="loso"), 7462, 91, 2)
+    assert [duration_text(s) for s in (0.2, 40, 200, 4 * 3600)] == ["1 s", "40 s", "3 min", "4.0 h"]

@@ -150,6 +150,38 @@ class _QuietFit:
             return self.model.fit(X, y)
 
 
+# Measured by benchmarks/grids.py (2026-11-26, 2-core AMD EPYC VM): whole baseline runs with the report's
+# grids on 5,166 training clips (91-actor generated corpus, actor-disjoint split, features cached).
+GRID_BENCHMARK = {"svm": {"train_clips": 5166, "wall_s": 128.1, "cores": 2},
+                  "rf": {"train_clips": 5166, "wall_s": 238.5, "cores": 2}}
+
+
+def expected_seconds(spec: "BaselineSpec", clips: int, speakers: int, cores: int) -> float:
+    """A rough duration of a baseline run, from the benchmark above: scaled by the training clips (SVM fits
+    grow with the square of the clips, forests about linearly), the cores, and the number of grid searches
+    and final fits the split needs. Good to a factor of about 1.5 on a machine like the benchmark's; it
+    assumes the features are already cached (extracting mfcc13 takes about 50 s per 7,000 clips there)."""
+    reference = GRID_BENCHMARK[spec.model]
+    train = clips * (1.0 if spec.split == "loso" else 0.7)
+    growth = (train / reference["train_clips"]) ** (2 if spec.model == "svm" else 1)
+    candidates = max(1, int(np.prod([len(v) for v in spec.param_grid().values()])) if spec.param_grid() else 1)
+    search = reference["wall_s"] * growth * candidates / grid_size(spec.model) * reference["cores"] / max(cores, 1)
+    if spec.split == "loso":
+        searches = speakers if spec.loso_tuning == "nested" else 1
+        final_fits = speakers * (6 if spec.model == "svm" else 1)  # an SVM's calibration fits 5 folds + 1
+        return search * searches + final_fits * search / (candidates * spec.cv_folds) / max(cores, 1)
+    return search
+
+
+def duration_text(seconds: float) -> str:
+    """A duration for people: "40 s", "3 min", "2.5 h"."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def fit_cost(params: dict) -> float:
     """A rough relative cost of one fit, to hand the slowest out first (measured on 2,000 clips:
     a polynomial kernel with gamma 1 fits about 10x slower than any rbf or sigmoid fit; forests

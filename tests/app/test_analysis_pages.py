@@ -56,6 +56,8 @@ def test_clusters_page_with_another_feature_set(monkeypatch, small_demo):
 def test_baselines_page_starts_a_job_and_shows_the_run(monkeypatch, small_demo):
     app = open_page(monkeypatch, "app_pages/baselines.py", small_demo)
     assert any("No runs yet" in i.value for i in app.info)
+    [expected] = [c.value for c in app.caption if c.value.startswith("Expected duration on this corpus (492 clips)")]
+    assert " for the SVM and " in expected
     app.selectbox(key="baseline_grid").set_value("none")
     app.button(key="start_baseline").click().run()
     assert not app.exception
