@@ -55,3 +55,31 @@ def test_a_baseline_run_records_every_fit_that_hit_the_budget(small_demo):
     assert f"{sum(capped.values())} of {2 * len(cv['folds'])} fits reached it" in deviation
     exact = run_baseline(BaselineSpec(model="svm", grid_override=grid, svm_max_iter=0, jobs=1), corpus)
     assert exact.info["cv"]["deviations"] == [] and all(c["capped_folds"] == 0 for c in exact.info["cv"]["candidates"])
+
+
+def test_a_phase_clock_estimates_the_time_left_from_the_work_done():
+    from ser.progress import PhaseClock
+
+    now = [100.0]
+    clock = PhaseClock(lambda: now[0])
+    assert clock.read(0, 240, "grid search: 0/240 fits")["eta_s"] is None  # nothing done: no estimate yet
+    now[0] += 30
+    text, figures = clock.describe(60, 240, "grid search: 60/240 fits")
+    assert figures == {"phase": "grid search", "elapsed_s": 30.0, "eta_s": 90.0}
+    assert text == "grid search: 60/240 fits · 0:30 elapsed, about 1:30 left"
+    now[0] += 5
+    assert clock.read(1, 2, "fitting the final model")["elapsed_s"] == 0.0  # a new phase, a new clock
+    assert clock.read(2, 2, "fitting the final model")["eta_s"] == 0.0
+
+
+def test_a_baseline_run_writes_phase_elapsed_and_eta_into_run_json(small_demo):
+    from ser.data.corpus import load_corpus
+    from ser.learning.baselines import BaselineSpec, run_baseline
+
+    messages = []
+    run = run_baseline(BaselineSpec(model="svm", grid_override={"clf__C": [0.1, 1]}, jobs=1),
+                       load_corpus(small_demo), progress=lambda d, t, m: messages.append(m))
+    searching = [m for m in messages if m.startswith("grid search:")]
+    assert searching and all(" elapsed" in m for m in searching)
+    assert "(last: C=" in searching[-1]
+    assert set(run.info["progress"]) >= {"done", "total", "message", "phase", "elapsed_s", "eta_s"}

@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from .grid_search import Cancelled, grid_search
 from ..metrics import classification_metrics, label_set
 from ..params import check_choice, param, spec_from_dict
-from ..progress import Progress
+from ..progress import PhaseClock, Progress
 from ..runs import Run, corpus_record, create_run, prediction_frame, update_run, write_predictions
 from .splits import loso_folds, make_split, splits_for
 
@@ -226,15 +226,19 @@ def run_baseline(spec: BaselineSpec, corpus: Corpus, run: Run | None = None, pro
 
 
 def _progress_writer(run: Run, progress: Progress | None) -> Progress:
+    """Progress into run.json (at most once a second) and to the caller, each message with the phase's
+    elapsed time and time left (``PhaseClock``)."""
     state = {"last": 0.0}
+    clock = PhaseClock()
 
     def report(done: int, total: int, message: str) -> None:
+        text, figures = clock.describe(done, total, message)
         if progress:
-            progress(done, total, message)
+            progress(done, total, text)
         now = time.monotonic()
         if done >= total or now - state["last"] > 1.0:
             state["last"] = now
-            update_run(run, progress={"done": done, "total": total, "message": message})
+            update_run(run, progress={"done": done, "total": total, "message": text, **figures})
 
     return report
 

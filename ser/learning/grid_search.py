@@ -74,7 +74,9 @@ def grid_search(estimator, grid: dict, X: np.ndarray, y: np.ndarray, splits: lis
         scores[c, f], seconds[c, f], capped[c, f] = score, elapsed, hit
         done += 1
         if progress:
-            progress(done, len(tasks), f"grid search: {done}/{len(tasks)} fits")
+            tried = ", ".join(f"{k.removeprefix('clf__')}={v}" for k, v in candidates[c].items())
+            progress(done, len(tasks),
+                     f"grid search: {done}/{len(tasks)} fits (last: {tried or 'defaults'}, fold {f + 1})")
         if should_stop is not None and should_stop():
             raise Cancelled(f"stopped after {done} of {len(tasks)} fits")
     return GridResult(candidates, scores, seconds, int(np.argmin(_ranks(np.average(scores, axis=1)))), capped)
