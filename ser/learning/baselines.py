@@ -378,8 +378,8 @@ def _nested_loso(spec, clips, X, y, jobs, report, should_stop):
                        "cv_mean": float(search.mean_scores[search.best_index])})
     counts = pd.Series([json.dumps(c["params"], sort_keys=True) for c in chosen]).value_counts()
     best = json.loads(counts.index[0])
-    chosen = {f"clf__{k}": v for k, v in best.items()}
-    model = final_model(spec.model, spec.seed, chosen, spec.svm_max_iter).fit(X, y)
+    most_often = {f"clf__{k}": v for k, v in best.items()}
+    model = final_model(spec.model, spec.seed, most_often, spec.svm_max_iter).fit(X, y)
     split_info = {"folds": len(folds), "test": int(len(y)), "tuning": "nested", "tuning_note": LOSO_TUNING["nested"]}
     cv = {"scoring": spec.scoring, "scheme": f"per held-out speaker: {scheme}", "per_speaker": chosen,
           "best_params": best, "best_params_share": float(counts.iloc[0] / len(chosen))}
