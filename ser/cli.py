@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(handler=cmd_predict)
 
     worker = commands.add_parser("worker", help="consume the job queue (one job at a time, on the GPU if any)")
+    worker.add_argument("--auto", action="store_true", help="started by the app or the CLI: exit once no job is "
+                        "queued or running and no client has been alive for $SER_WORKER_IDLE_SECONDS (300)")
     worker.set_defaults(handler=cmd_worker)
     return parser
 
@@ -229,8 +231,7 @@ def cmd_worker(args) -> int:
     from .jobs.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_worker()
-    return 0
+    return run_worker(auto=args.auto)
 
 
 def cmd_bias(args) -> int:

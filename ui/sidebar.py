@@ -48,4 +48,5 @@ def worker_status() -> None:
             st.warning("No worker is alive on the shared queue: start `python -m ser worker` on a GPU host.")
         return
     doing = f"running {state['current_run']}" if state.get("current_run") else "idle"
-    st.caption(f"{state['host']} · {state['device']} · {doing}")
+    started = " · auto-started: stops when idle and no app or CLI uses it" if state.get("auto") else ""
+    st.caption(f"{state['host']} · {state['device']} · {doing}{started}")
