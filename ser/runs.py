@@ -73,14 +73,17 @@ class Run:
 
     def parts(self) -> list[str]:
         """The parts the run has predictions for, test first."""
-        return [p for p in ("test", "val", "train") if p in set(self.predictions()["part"])]
+        return parts_of(self.predictions())
 
     @property
     def has_training_rows(self) -> bool:
-        """Whether the predictions include the training clips (wav2vec2 runs before the one predictions
-        contract stored only validation and test clips): without them, "how many clips of this actor
-        were in training" is unknown, not 0."""
-        return "train" in set(self.predictions()["part"]) or self.info.get("spec", {}).get("split") == "loso"
+        return self.stores_training(self.parts())
+
+    def stores_training(self, parts: list[str]) -> bool:
+        """Whether predictions with these parts include the training clips (wav2vec2 runs before the one
+        predictions contract stored only validation and test clips; a leave-one-speaker-out run has none
+        to store): without them, "how many clips of this actor were in training" is unknown, not 0."""
+        return "train" in parts or self.info.get("spec", {}).get("split") == "loso"
 
     def label(self) -> str:
         spec = self.info.get("spec", {})
@@ -93,6 +96,12 @@ class Run:
 
 RUN_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*-\d{8}-\d{6}-[0-9a-f]{4}")  # as new_run_id writes them
 RUN_ID_FORM = "KIND-YYYYmmdd-HHMMSS-xxxx (e.g. baseline-20250101-120000-ab12)"
+
+
+def parts_of(predictions: pd.DataFrame) -> list[str]:
+    """The parts present in a predictions table, test first."""
+    present = set(predictions["part"])
+    return [p for p in ("test", "val", "train") if p in present]
 
 
 def corpus_record(corpus) -> dict:

@@ -22,7 +22,7 @@ from ..data.corpus import age_band
 from ..data.crowd import plurality_vote
 from ..errors import ConfigError, NotEnoughData
 from ..metrics import HEADLINE, cell_entries, confusion_counts, label_set, scores
-from ..runs import Run
+from ..runs import Run, parts_of
 from ..storage import atomic_write
 
 GROUPINGS = {
@@ -48,8 +48,8 @@ def analysis_frame(run: Run, clips: pd.DataFrame, part: str = "test") -> pd.Data
     """One row per predicted clip of ``part``: y_true, y_pred, correct, the clip's metadata, bands,
     how many training clips its actor had (missing when the run did not store its training rows), and
     the crowd's voice-only vote where there are votes."""
-    predictions = run.predictions()
-    available = run.parts()
+    predictions = run.predictions()  # read once: the parts and the training rows come from this table
+    available = parts_of(predictions)
     if part not in available:
         raise ConfigError(f"run {run.run_id} has no {part!r} predictions; it has {', '.join(available)}.",
                           title="No predictions for that part")
@@ -59,7 +59,7 @@ def analysis_frame(run: Run, clips: pd.DataFrame, part: str = "test") -> pd.Data
     frame["age band"] = age_band(frame["age"]) if "age" in frame else None
     frame["duration band"] = (pd.cut(frame["duration_s"], DURATION_BINS, labels=DURATION_LABELS, right=False)
                               .astype(str) if "duration_s" in frame else None)
-    if run.has_training_rows:
+    if run.stores_training(available):
         train_ids = predictions.loc[predictions["part"] == "train", "clip_id"]
         train_counts = clips.reindex(train_ids)["speaker"].value_counts()
         frame["actor train clips"] = frame["speaker"].map(train_counts).fillna(0).astype(int)
