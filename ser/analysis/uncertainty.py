@@ -30,6 +30,7 @@ it controls the chance of any false "distinguishable" across all pairs of groups
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,8 +187,6 @@ def percentile_interval(samples: np.ndarray, units=None) -> np.ndarray:
     """A 95% interval along the first axis of bootstrap replicates, ignoring NaN replicates: ``[2, ...]``.
     With ``units`` (the number of actors resampled, per column or one for all), the expanded percentile
     interval (``expanded_level``); without, the plain 2.5% and 97.5% percentiles."""
-    import warnings
-
     samples = np.asarray(samples, dtype=float)
     if units is None:
         levels = np.broadcast_to(np.array(CI).reshape(2, *([1] * (samples.ndim - 1))), (2, *samples.shape[1:]))
@@ -213,12 +212,9 @@ def percentile_interval(samples: np.ndarray, units=None) -> np.ndarray:
 def largest_gap(macro_f1: np.ndarray, eligible: np.ndarray) -> np.ndarray:
     """Best minus worst macro-F1 over the eligible groups, along the last axis (NaN groups ignored)."""
     chosen = np.where(eligible, macro_f1, np.nan)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanmax(chosen, axis=-1) - np.nanmin(chosen, axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a replicate with no eligible group gives NaN
+        return np.nanmax(chosen, axis=-1) - np.nanmin(chosen, axis=-1)
 
 
 def simultaneous_gap_interval(point: np.ndarray, samples: np.ndarray, eligible: np.ndarray, best: int, worst: int,
