@@ -58,8 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     features = commands.add_parser("features", help="extract (or read cached) features for every clip")
     _add_source(features)
     features.add_argument("--set", default="mfcc13", dest="feature_set",
-                          help="mfcc13 (default, the report's), mfcc-stats or egemaps")
+                          help="mfcc13 (default, the report's), mfcc-stats, egemaps, or ssl: a speech encoder's "
+                               "hidden states (with --model)")
     features.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    features.add_argument("--model", default=None, help="with --set ssl: a hub id (facebook/wav2vec2-base, "
+                          "microsoft/wavlm-base-plus...) or a folder written by save_pretrained")
+    features.add_argument("--layers", default="all", help="with --set ssl: the hidden states to store: all "
+                          "(default), a number (0: the embedding output) or numbers separated by commas")
+    features.add_argument("--revision", default=None, help="with --set ssl: the hub revision (default: main)")
+    features.add_argument("--device", default="auto", help="with --set ssl: auto (the GPU if any), cuda or cpu")
     features.add_argument("--json", action="store_true")
     features.set_defaults(handler=cmd_features)
     baseline = commands.add_parser("baseline", help="train and evaluate a random forest or SVM baseline")
@@ -178,6 +185,8 @@ def cmd_demo(args) -> int:
 def cmd_features(args) -> int:
     from .learning.features import extract_features
 
+    if args.feature_set == "ssl":
+        return _embedding_features(args)
     corpus = _load(args)
     result = extract_features(corpus, args.feature_set, jobs=args.jobs,
                               progress=_print_progress)
@@ -186,6 +195,27 @@ def cmd_features(args) -> int:
     origin = "read from the cache" if result.cached else f"{result.computed} computed"
     lines = [f"{result.set_name}: {summary['clips']} clips, {len(result.failed)} failed, "
              f"{summary['seconds']:.2f} s ({origin})"]
+    lines += [f"  failed {p.clip}: {p.problem}" for p in result.failed]
+    _emit(args, summary, lines)
+    return 0
+
+
+def _embedding_features(args) -> int:
+    from .errors import FeatureError
+    from .learning.embeddings import extract_embeddings, parse_layers
+
+    if not args.model:
+        raise FeatureError("--set ssl needs --model: a hub id (ORG/MODEL_ID) or a folder written by "
+                           "save_pretrained.", title="No model")
+    parse_layers(args.layers)
+    corpus = _load(args)
+    result = extract_embeddings(corpus, args.model, args.layers, revision=args.revision, device=args.device,
+                                progress=_print_progress)
+    summary = result.summary()
+    summary["corpus"] = corpus.name
+    origin = "read from the cache" if result.cached else f"{result.computed} computed"
+    lines = [f"ssl {args.model}: {summary['clips']} clips x {summary['layers']} hidden states of {result.dim} "
+             f"values, {len(result.failed)} failed, {summary['seconds']:.2f} s ({origin})"]
     lines += [f"  failed {p.clip}: {p.problem}" for p in result.failed]
     _emit(args, summary, lines)
     return 0

@@ -9,6 +9,8 @@
 - ``mfcc-stats``: 13 MFCCs with their deltas and delta-deltas at 16 kHz (25 ms windows, 10 ms hop),
   mean and standard deviation over frames: 78 values.
 - ``egemaps``: openSMILE's eGeMAPSv02 functionals, the field's standard hand-crafted set: 88 values.
+- ``ssl:MODEL:LAYER``: one hidden state of a pretrained speech encoder, mean-pooled over the clip
+  (ser.learning.embeddings, with its own per-layer cache folder).
 
 The cache keeps one row per audio file, keyed by the file's path, size and modification time and by
 the feature set's parameters: a changed file is recomputed, an unchanged one never.
@@ -78,11 +80,22 @@ FEATURE_SETS: dict[str, FeatureSet] = {
 
 
 def get_feature_set(name: str) -> FeatureSet:
+    """A feature set by name; ``ssl:MODEL:LAYER`` is one hidden state of a speech encoder
+    (``ser.learning.embeddings.LayerFeatureSet``, with the same interface)."""
+    if is_embedding_set(name):
+        from .embeddings import LayerFeatureSet, parse_set_name
+
+        parse_set_name(name)
+        return LayerFeatureSet(name)
     try:
         return FEATURE_SETS[name]
     except KeyError:
         raise FeatureError(f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}.",
                            title="Unknown feature set") from None
+
+
+def is_embedding_set(name: str) -> bool:
+    return str(name).startswith("ssl:")
 
 
 def feature_columns(name: str) -> list[str]:
@@ -93,6 +106,8 @@ def feature_columns(name: str) -> list[str]:
                 for i in range(1, 14)]
     if name == "egemaps":
         return list(_smile().feature_names)
+    if is_embedding_set(name):
+        return get_feature_set(name).columns()
     raise FeatureError(f"unknown feature set {name!r}")
 
 
@@ -203,7 +218,12 @@ class FeatureResult:
 def extract_features(corpus: Corpus, set_name: str = "mfcc13", jobs: int | None = None,
                      progress: Progress | None = None, use_cache: bool = True) -> FeatureResult:
     """Features for every clip of the corpus, reading what the cache has and computing the rest in
-    parallel. Clips that fail are reported in ``failed``; they never stop the others."""
+    parallel. Clips that fail are reported in ``failed``; they never stop the others. ``ssl:MODEL:LAYER``
+    reads (or extracts) a speech encoder's hidden state: ser.learning.embeddings."""
+    if is_embedding_set(set_name):
+        from .embeddings import embedding_features
+
+        return embedding_features(corpus, set_name, progress=progress)
     started = time.perf_counter()
     feature_set = get_feature_set(set_name)
     files = corpus.files

@@ -1,0 +1,286 @@
+"""A pretrained speech encoder as a feature extractor: every hidden state, mean-pooled over the frames
+that hold audio, for clips in memory.
+
+Any model that ``AutoModel`` / ``AutoFeatureExtractor`` load from a hub id or a local folder: wav2vec2,
+HuBERT, WavLM, data2vec-audio (raw waveforms), and Whisper, whose encoder alone is used and whose input
+is padded to 30 s by its feature extractor (only the frames of the clip itself are pooled; a clip
+longer than 30 s is cut there). Hidden states are numbered as transformers numbers them: 0 is the
+embedding output, ``i`` the output of transformer layer ``i``, so a base-sized model gives 13.
+
+Batches: clips sorted by duration and grouped so that a batch holds at most ``batch_seconds`` of padded
+audio, so little of a batch is padding. The attention mask goes to every model whose forward takes one
+(the feature extractor's per-clip normalisation also uses the true lengths), and the pooled frames of
+a clip are ``model._get_feat_extract_output_lengths`` of its length. Models with a group-normalised
+convolution stack (wav2vec2-base, HuBERT-base) normalise their first layer over the padded length, so a
+clip's vector moves slightly with its batch's padding (bounded in tests/test_embeddings.py); layer-norm
+models (large ones, WavLM, data2vec-audio) give the same vector batched or alone.
+
+On a GPU the forward runs under bf16 autocast (fp16 where bf16 is not supported); on the CPU in fp32.
+Weights load as safetensors only. Importing this module loads neither torch nor transformers, and
+nothing here reads audio files (the benchmark uses it on a machine with only torch and transformers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SerError
+from .finetune.model import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+RATE = 16_000
+WHISPER_SECONDS = 30.0
+CPU_BATCH_SECONDS = 20.0  # padded audio per batch: measured best on 2 cores (benchmarks/embeddings.py)
+GPU_BATCH_SECONDS = 400.0
+MAX_BATCH_CLIPS = 128
+HASH_CHUNK = 1 << 22
+
+
+# ---------------------------------------------------------------- which model, exactly
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What the feature cache keys on: ``name`` as given, ``source`` (an absolute folder or a hub id),
+    ``where`` (folder, cache or hub) and ``revision``: the hub's commit hash, or for a folder the
+    sha256 of its configuration, feature-extractor settings and safetensors weights."""
+
+    name: str
+    source: str
+    where: str
+    revision: str
+
+    def key(self) -> str:
+        text = json.dumps({"source": self.source if self.where != "folder" else "folder",
+                           "revision": self.revision}, sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+    def slug(self) -> str:
+        """For the cache folder's name: the hub id, or ``folder`` (a folder's files are its identity, so a
+        copy or a moved folder finds its cache)."""
+        base = "folder" if self.where == "folder" else self.source.replace("/", "--")
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in base)[:60] or "model"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def model_identity(name: str, revision: str | None = None) -> ModelIdentity:
+    """The model's identity without loading it: a folder is hashed (its files' digests are memoised by
+    path, size and modification time), a hub id is resolved to the commit of ``revision`` (default:
+    main) from the local Hugging Face cache, else from the hub. ``ModelUnavailable`` says what to do
+    when neither has it."""
+    from .finetune.model import locate_model
+
+    location = locate_model(name)
+    if location.where == "folder":
+        folder = Path(location.name)
+        return ModelIdentity(str(name), str(folder), "folder", folder_digest(folder))
+    return ModelIdentity(str(name), location.name, location.where, _hub_commit(location.name, revision))
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over the names and contents of the files that define the model: config, feature-extractor
+    settings and safetensors weights (pickled weights are never read)."""
+    names = sorted(p.name for p in folder.iterdir() if p.is_file() and (
+        p.name in ("config.json", "preprocessor_config.json") or p.name.endswith(".safetensors")
+        or p.name == "model.safetensors.index.json"))
+    total = hashlib.sha256()
+    for name in names:
+        total.update(name.encode() + b"\0" + _file_digest(folder / name).encode() + b"\n")
+    return total.hexdigest()
+
+
+_digests: dict[tuple, str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo not in _digests:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while block := handle.read(HASH_CHUNK):
+                digest.update(block)
+        _digests[memo] = digest.hexdigest()
+    return _digests[memo]
+
+
+def _hub_commit(repo_id: str, revision: str | None) -> str:
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    if isinstance(cached, str):  # .../models--ORG--NAME/snapshots/<commit>/config.json
+        return Path(cached).parent.name
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().model_info(repo_id, revision=revision, timeout=10).sha
+    except Exception as exc:
+        from .finetune.model import _how_to_provide, _reason
+
+        raise ModelUnavailable(f"the revision {revision or 'main'} of {repo_id!r} cannot be resolved "
+                               f"({_reason(exc)}). " + _how_to_provide(repo_id)) from None
+
+
+# ---------------------------------------------------------------- the model
+
+def pick_device(device: str = "auto") -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SerError(f"device {device!r} was asked for, but torch sees no CUDA GPU here; use cpu or auto.",
+                       title="No GPU")
+    return device
+
+
+class SpeechEncoder:
+    """A loaded model: ``embed`` turns clips (mono float32 at 16 kHz) into an array (clips x hidden states
+    x hidden size) of mean-pooled hidden states."""
+
+    def __init__(self, model, extractor, identity: ModelIdentity | None = None, device: str = "cpu",
+                 batch_seconds: float | None = None):
+        import torch
+
+        self.encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
+        self.encoder.eval().to(device)
+        self.extractor, self.identity, self.device = extractor, identity, device
+        self.whisper = getattr(model.config, "model_type", "") == "whisper"
+        self.takes_mask = not self.whisper and _accepts(self.encoder.forward, "attention_mask")
+        self.cuda = device.startswith("cuda")
+        self.autocast_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
+            if self.cuda else None
+        self.batch_seconds = batch_seconds or (GPU_BATCH_SECONDS if self.cuda else CPU_BATCH_SECONDS)
+        self.forwards = 0  # model calls so far (tests count them)
+
+    @property
+    def precision(self) -> str:
+        return str(self.autocast_dtype).replace("torch.", "") + " autocast" if self.autocast_dtype else "float32"
+
+    def min_samples(self) -> int:
+        """The shortest clip that yields at least one frame."""
+        if self.whisper:
+            return RATE // 100
+        lengths = getattr(self.encoder, "_get_feat_extract_output_lengths", None)
+        if lengths is None:
+            return RATE // 100
+        n = 1
+        while int(lengths(n)) < 1 and n < RATE:
+            n *= 2
+        low = n // 2
+        while low + 1 < n:  # the smallest n with one frame
+            mid = (low + n) // 2
+            low, n = (low, mid) if int(lengths(mid)) >= 1 else (mid, n)
+        return max(n, RATE // 100)
+
+    def padded_seconds(self, samples: int) -> float:
+        return WHISPER_SECONDS if self.whisper else samples / RATE
+
+    def batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indices of the clips grouped by duration: each batch holds at most ``batch_seconds`` of padded
+        audio (a longer clip goes alone) and ``MAX_BATCH_CLIPS`` clips."""
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+        out, batch = [], []
+        for i in order:
+            longest = self.padded_seconds(lengths[i])  # sorted: the newcomer is the longest
+            if batch and (longest * (len(batch) + 1) > self.batch_seconds or len(batch) >= MAX_BATCH_CLIPS):
+                out.append(batch)
+                batch = []
+            batch.append(i)
+        return out + ([batch] if batch else [])
+
+    def embed(self, clips: list[np.ndarray]) -> np.ndarray:
+        """Pooled hidden states of every clip (clips x hidden states x size, float32), batched by length."""
+        result = None
+        for batch in self.batches([c.size for c in clips]):
+            pooled = self.embed_batch([clips[i] for i in batch])
+            if result is None:
+                result = np.empty((len(clips), *pooled.shape[1:]), dtype=np.float32)
+            result[batch] = pooled
+        return result if result is not None else np.empty((0, 0, 0), dtype=np.float32)
+
+    def embed_batch(self, clips: list[np.ndarray]) -> np.ndarray:
+        """One forward of these clips (padded to the longest); on a GPU that runs out of memory, the batch
+        is halved and tried again."""
+        import torch
+
+        try:
+            return self._forward(clips)
+        except torch.cuda.OutOfMemoryError:
+            if len(clips) == 1:
+                raise
+            torch.cuda.empty_cache()
+            half = len(clips) // 2
+            log.warning("out of GPU memory with %d clips in a batch: halving it", len(clips))
+            self.batch_seconds = max(self.batch_seconds / 2, 1.0)
+            return np.concatenate([self.embed_batch(clips[:half]), self.embed_batch(clips[half:])])
+
+    def _forward(self, clips: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        inputs = self.extractor(clips, sampling_rate=RATE, return_attention_mask=True, return_tensors="pt",
+                                **({} if self.whisper else {"padding": "longest"}))
+        mask = inputs.pop("attention_mask")
+        lengths = mask.sum(-1)
+        if self.takes_mask:
+            inputs["attention_mask"] = mask
+        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        with torch.inference_mode(), torch.autocast("cuda", dtype=self.autocast_dtype, enabled=self.cuda):
+            states = self.encoder(**inputs, output_hidden_states=True).hidden_states
+            self.forwards += 1
+            frames = states[0].shape[1]
+            counts = self._frames(lengths).clamp(1, frames).to(self.device)
+            keep = (torch.arange(frames, device=self.device)[None, :] < counts[:, None]).float()
+            stacked = torch.stack([h.float() for h in states], dim=1)  # batch x states x frames x size
+            pooled = torch.einsum("blfd,bf->bld", stacked, keep) / counts[:, None, None].float()
+        return pooled.cpu().numpy().astype(np.float32, copy=False)
+
+    def _frames(self, lengths):
+        """Frames of the model's output that hold each clip (lengths: samples, or Whisper's mel frames)."""
+        import torch
+
+        convert = getattr(self.encoder, "_get_feat_extract_output_lengths", None)
+        out = convert(lengths) if convert is not None else lengths
+        return torch.as_tensor(out).long()
+
+
+def _accepts(function, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def load_encoder(name: str, revision: str | None = None, device: str = "auto",
+                 batch_seconds: float | None = None, identity: ModelIdentity | None = None) -> SpeechEncoder:
+    """The model and its feature extractor, from a folder, the local Hugging Face cache or the hub
+    (safetensors weights only), on ``device`` (auto: the GPU when there is one)."""
+    from transformers import AutoFeatureExtractor, AutoModel
+
+    identity = identity or model_identity(name, revision)
+    pinned = None if identity.where == "folder" else identity.revision
+    try:
+        extractor = AutoFeatureExtractor.from_pretrained(identity.source, revision=pinned)
+        model = AutoModel.from_pretrained(identity.source, revision=pinned, use_safetensors=True)
+    except (OSError, ValueError, KeyError) as exc:
+        from .finetune.model import _how_to_provide, _reason
+
+        if identity.where == "folder":
+            detail = (f"the folder {name} does not hold a usable speech encoder ({_reason(exc)}). It needs "
+                      "config.json, model.safetensors and preprocessor_config.json, as written by the model's "
+                      "and the feature extractor's save_pretrained (weights as safetensors: pickled "
+                      "pytorch_model.bin files are not loaded).")
+        else:
+            detail = f"{name!r} cannot be loaded ({_reason(exc)}). " + _how_to_provide(identity.source)
+        raise ModelUnavailable(detail) from None
+    return SpeechEncoder(model, extractor, identity, pick_device(device), batch_seconds)

@@ -1,0 +1,308 @@
+"""Speech-encoder embeddings as feature sets (ser.learning.embeddings, ser.learning.encoder), driven by tiny
+randomly initialised wav2vec2, HuBERT and WavLM models saved to folders (the stand-ins for real
+checkpoints; no network) on a handful of demo clips."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ser.learning import embeddings
+from ser.learning.embeddings import (Cancelled, EmbeddingSpec, EmbeddingStore, embedding_features,
+                                     extract_embeddings, run_embedding_job)
+from ser.learning.encoder import ModelUnavailable, load_encoder, model_identity
+
+TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+            conv_dim=(32, 32, 32), conv_kernel=(10, 8, 4), conv_stride=(5, 4, 4),  # total stride 80
+            num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
+# transformers' WavLM hands torch a boolean padding mask beside its float position bias; torch warns
+pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask and attn_mask")
+LAYER_NORM = dict(feat_extract_norm="layer", do_stable_layer_norm=True)  # as large models; takes a mask
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+
+def save_encoder(folder: Path, kind: str = "wav2vec2", seed: int = 0, mask: bool = False, **changes) -> Path:
+    import torch
+    from transformers import AutoModel, HubertConfig, Wav2Vec2Config, Wav2Vec2FeatureExtractor, WavLMConfig
+
+    config = {"wav2vec2": Wav2Vec2Config, "hubert": HubertConfig, "wavlm": WavLMConfig}[kind](**{**TINY, **changes})
+    torch.manual_seed(seed)
+    AutoModel.from_config(config).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
+                             return_attention_mask=mask).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def encoders(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("encoders")
+    return {kind: save_encoder(root / kind, kind) for kind in ("wav2vec2", "hubert", "wavlm")}
+
+
+@pytest.fixture(scope="session")
+def layer_norm_encoders(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("layer-norm-encoders")
+    return {kind: save_encoder(root / kind, kind, mask=True, **LAYER_NORM) for kind in ("wav2vec2", "hubert", "wavlm")}
+
+
+@pytest.fixture(scope="session")
+def clips_corpus(small_demo):
+    """Ten demo clips of two actors."""
+    from ser.data.corpus import load_corpus
+
+    corpus = load_corpus(small_demo)
+    keep = corpus.clips.index[:10]
+    return replace(corpus, clips=corpus.clips.loc[keep], files=corpus.files.loc[keep])
+
+
+def test_every_hidden_state_of_each_model_is_stored_per_layer(encoders, clips_corpus):
+    for kind, folder in encoders.items():
+        result = extract_embeddings(clips_corpus, str(folder))
+        assert result.layers == [0, 1, 2], kind  # the embedding output + num_hidden_layers
+        assert result.dim == 32 and result.clips == 10 and result.failed == [] and not result.cached
+        summary = result.summary()
+        assert summary["layers"] == 3 and summary["model"] == str(folder)
+        store = EmbeddingStore(result.identity)
+        assert sorted(p.name for p in store.folder.glob("layer-*.parquet")) == \
+            ["layer-00.parquet", "layer-01.parquet", "layer-02.parquet"]
+        assert not store.chunks()  # merged when the corpus is done
+        table = embedding_features(clips_corpus, f"ssl:{folder}:2").table
+        assert table.shape == (10, 32) and list(table.index) == list(clips_corpus.clips.index)
+        assert np.isfinite(table.to_numpy()).all() and table.dtypes.eq(np.float32).all()
+
+
+def test_a_stored_vector_is_the_mean_over_the_clips_frames(layer_norm_encoders, clips_corpus):
+    """The stored vector (computed in a batch of clips of other lengths) is the mean of the hidden state's
+    frames of a plain forward of the clip alone."""
+    import torch
+    from transformers import AutoFeatureExtractor, AutoModel
+
+    folder = layer_norm_encoders["wav2vec2"]
+    clip = clips_corpus.clips.index[3]
+    table = embedding_features(clips_corpus, f"ssl:{folder}:1").table
+    from ser.data.audio import load_audio
+
+    model = AutoModel.from_pretrained(folder).eval()
+    inputs = AutoFeatureExtractor.from_pretrained(folder)(load_audio(clips_corpus.files.loc[clip, "path"]),
+                                                          sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        expected = model(**inputs, output_hidden_states=True).hidden_states[1][0].mean(0).numpy()
+    np.testing.assert_allclose(table.loc[clip].to_numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_second_call_reads_the_cache_without_a_forward(encoders, clips_corpus, monkeypatch):
+    encoder = load_encoder(str(encoders["hubert"]))
+    first = extract_embeddings(clips_corpus, str(encoders["hubert"]), encoder=encoder)
+    assert encoder.forwards > 0 and first.computed == 10
+    forwards = encoder.forwards
+    again = extract_embeddings(clips_corpus, str(encoders["hubert"]), encoder=encoder)
+    assert encoder.forwards == forwards and again.cached and again.computed == 0
+    monkeypatch.setattr(embeddings, "load_encoder", lambda *a, **k: pytest.fail("the model was loaded"))
+    table = embedding_features(clips_corpus, f"ssl:{encoders['hubert']}:0")
+    assert table.cached and table.table.shape == (10, 32)
+
+
+def _two_clips():
+    rng = np.random.default_rng(1)
+    return rng.standard_normal(16000).astype(np.float32) * 0.1, rng.standard_normal(48000).astype(np.float32) * 0.1
+
+
+@pytest.mark.parametrize("kind", ["wav2vec2", "hubert", "wavlm"])
+def test_a_clips_vector_does_not_change_when_batched_with_a_longer_clip(layer_norm_encoders, kind):
+    encoder = load_encoder(str(layer_norm_encoders[kind]), device="cpu")
+    short, long = _two_clips()
+    alone = encoder.embed_batch([short])[0]
+    batched = encoder.embed_batch([short, long])
+    assert encoder.takes_mask
+    np.testing.assert_allclose(batched[0], alone, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(batched[1], encoder.embed_batch([long])[0], rtol=1e-3, atol=1e-4)
+
+
+def test_group_norm_models_move_little_with_padding(encoders):
+    """wav2vec2-base-like models normalise their first convolution over the padded length: bounded drift."""
+    encoder = load_encoder(str(encoders["wav2vec2"]), device="cpu")
+    short, long = _two_clips()
+    alone, batched = encoder.embed_batch([short])[0], encoder.embed_batch([short, long])[0]
+    drift = np.linalg.norm(batched - alone, axis=1) / np.linalg.norm(alone, axis=1)
+    assert drift.max() < 0.5  # 3x padding here; batches sorted by duration pad far less
+    cosine = (batched * alone).sum(1) / np.linalg.norm(batched, axis=1) / np.linalg.norm(alone, axis=1)
+    assert cosine.min() > 0.9
+
+
+def test_batches_group_clips_by_duration_within_the_budget(encoders):
+    encoder = load_encoder(str(encoders["wav2vec2"]), device="cpu", batch_seconds=6.0)
+    lengths = [48000, 16000, 32000, 16000, 80000, 17000]
+    batches = encoder.batches(lengths)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    assert [lengths[i] for b in batches for i in b] == sorted(lengths)  # in order of duration
+    for batch in batches:
+        assert len(batch) == 1 or max(lengths[i] for i in batch) * len(batch) <= 6.0 * 16000
+    assert batches[-1] == [4]  # longer than the budget: alone
+
+
+def test_resume_after_an_interruption_computes_only_what_is_missing(encoders, clips_corpus):
+    folder = str(encoders["wavlm"])
+    encoder = load_encoder(folder, batch_seconds=3.0)
+    seen = []
+    encoder._forward = _counting(encoder._forward, seen)
+    calls = {"n": 0}
+
+    def stop_after_three_batches():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    with pytest.raises(Cancelled):
+        extract_embeddings(clips_corpus, folder, encoder=encoder, chunk_clips=4, should_stop=stop_after_three_batches)
+    first = len(seen)
+    assert 0 < first < 10
+    store = EmbeddingStore(encoder.identity)
+    assert len(store.stored_keys([0, 1, 2])) == first  # finished work kept, also of the chunk that was stopped
+    (store.pending / ".half-written").mkdir()  # a crash in the middle of writing a chunk
+    result = extract_embeddings(clips_corpus, folder, encoder=encoder, chunk_clips=4)
+    assert len(seen) == 10 and result.computed == 10 - first and result.clips == 10
+    assert sorted(map(tuple, seen)) == sorted({tuple(s) for s in seen})  # no clip twice
+    assert not store.pending.exists() or not any(store.pending.iterdir())
+
+
+def _counting(forward, seen):
+    def wrapped(clips):
+        seen.extend([c.size, float(c[:50].sum())] for c in clips)
+        return forward(clips)
+    return wrapped
+
+
+def test_the_models_identity_is_in_the_key(encoders, clips_corpus, tmp_path):
+    other = save_encoder(tmp_path / "other", "wav2vec2", seed=1)
+    copy = tmp_path / "copy"
+    shutil.copytree(encoders["wav2vec2"], copy)
+    a, b, c = (extract_embeddings(clips_corpus, str(f), layers="1") for f in (encoders["wav2vec2"], other, copy))
+    assert a.identity.revision != b.identity.revision
+    assert EmbeddingStore(a.identity).folder != EmbeddingStore(b.identity).folder
+    assert not b.cached  # different weights: computed again
+    assert c.cached and c.identity.revision == a.identity.revision  # the same files, wherever they are
+    table_a = embedding_features(clips_corpus, f"ssl:{encoders['wav2vec2']}:1").table
+    table_b = embedding_features(clips_corpus, f"ssl:{other}:1").table
+    assert not np.allclose(table_a.to_numpy(), table_b.to_numpy())
+
+
+def test_a_hub_id_that_cannot_be_had_says_what_to_do(clips_corpus):
+    with pytest.raises(ModelUnavailable) as error:
+        extract_embeddings(clips_corpus, "facebook/no-such-model-here")
+    assert "hf download facebook/no-such-model-here" in error.value.detail
+
+
+def test_pickled_weights_are_not_loaded(encoders, tmp_path):
+    folder = tmp_path / "pickled"
+    shutil.copytree(encoders["wav2vec2"], folder)
+    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+    with pytest.raises(ModelUnavailable) as error:
+        model_identity(str(folder))
+    assert "safetensors" in error.value.detail
+
+
+def _write_wav(path: Path, samples: np.ndarray) -> None:
+    """A 32-bit float WAV (format 3), mono, 16 kHz."""
+    data = samples.astype("<f4").tobytes()
+    header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + \
+        struct.pack("<IHHIIHH", 16, 3, 1, 16000, 64000, 4, 32) + b"data" + struct.pack("<I", len(data))
+    path.write_bytes(header + data)
+
+
+@pytest.fixture
+def manifest_with_broken_clips(clips_corpus, tmp_path) -> Path:
+    rows = [f"{clips_corpus.files.loc[c, 'path']},{clips_corpus.clips.loc[c, 'emotion']},"
+            f"{clips_corpus.clips.loc[c, 'speaker']}" for c in clips_corpus.clips.index[:6]]
+    _write_wav(tmp_path / "too_short.wav", np.zeros(40, dtype=np.float32))
+    _write_wav(tmp_path / "not_finite.wav", np.full(16000, np.nan, dtype=np.float32))
+    rows += [f"{tmp_path / 'too_short.wav'},ANG,x", f"{tmp_path / 'not_finite.wav'},SAD,x"]
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("path,emotion,speaker\n" + "\n".join(rows) + "\n")
+    return manifest
+
+
+def test_a_broken_clip_is_recorded_and_never_stops_the_corpus(encoders, manifest_with_broken_clips):
+    from ser.data.corpus import load_corpus
+
+    corpus = load_corpus(manifest_with_broken_clips)
+    assert len(corpus.files) == 8
+    result = extract_embeddings(corpus, str(encoders["wav2vec2"]))
+    assert result.clips == 6
+    problems = {p.clip: p.problem for p in result.failed}
+    assert set(problems) == {"too_short", "not_finite"}
+    assert "too_short.wav" in problems["too_short"] and "shorter" in problems["too_short"]
+    assert "not_finite.wav" in problems["not_finite"]
+    table = embedding_features(corpus, f"ssl:{encoders['wav2vec2']}:2")
+    assert len(table.table) == 6 and {p.clip for p in table.failed} == {"too_short", "not_finite"}
+
+
+def test_a_failing_forward_is_retried_clip_by_clip(encoders, clips_corpus):
+    encoder = load_encoder(str(encoders["hubert"]), batch_seconds=60.0)
+    bad = clips_corpus.files.loc[clips_corpus.clips.index[2], "path"]
+    from ser.data.audio import load_audio
+
+    bad_size = load_audio(bad).size
+    forward = encoder._forward
+
+    def fails_on_one(clips):
+        if any(c.size == bad_size for c in clips):
+            raise RuntimeError("boom")
+        return forward(clips)
+
+    encoder._forward = fails_on_one
+    result = extract_embeddings(clips_corpus, str(encoders["hubert"]), encoder=encoder)
+    assert [p.clip for p in result.failed] == [clips_corpus.clips.index[2]]
+    assert "RuntimeError: boom" in result.failed[0].problem and result.clips == 9
+
+
+def test_layers_can_be_chosen_and_are_checked(encoders, clips_corpus):
+    from ser.errors import FeatureError
+
+    folder = str(encoders["wavlm"])
+    assert extract_embeddings(clips_corpus, folder, layers="1").summary()["layers"] == 1
+    assert extract_embeddings(clips_corpus, folder, layers="0,2").layers == [0, 2]
+    with pytest.raises(FeatureError, match="hidden states 0-2"):
+        extract_embeddings(clips_corpus, folder, layers="7")
+    with pytest.raises(FeatureError, match="ssl:MODEL:LAYER"):
+        embedding_features(clips_corpus, f"ssl:{folder}")
+
+
+def test_a_layer_is_a_feature_set_for_new_clips(layer_norm_encoders, clips_corpus):
+    from ser.data.audio import load_audio
+    from ser.learning.features import extract_features, get_feature_set
+
+    name = f"ssl:{layer_norm_encoders['wav2vec2']}:2"
+    table = extract_features(clips_corpus, name).table
+    feature_set = get_feature_set(name)
+    clip = clips_corpus.clips.index[0]
+    vector = feature_set.compute(load_audio(clips_corpus.files.loc[clip, "path"]))
+    np.testing.assert_allclose(vector, table.loc[clip].to_numpy(), rtol=1e-4, atol=1e-5)
+    assert feature_set.columns() == list(table.columns) and not feature_set.native_rate
+
+
+def test_the_job_records_progress_and_its_summary(encoders, clips_corpus):
+    from ser.runs import load_run
+
+    spec = EmbeddingSpec(model=str(encoders["wav2vec2"]), layers="all")
+    messages = []
+    run = run_embedding_job(spec, clips_corpus, progress=lambda d, t, m: messages.append((d, t, m)))
+    run = load_run(run.run_id)
+    assert run.status == "finished" and run.kind == "embeddings"
+    assert run.info["embeddings"]["layers"] == 3 and run.info["embeddings"]["clips"] == 10
+    assert run.info["progress"]["done"] == 10 and messages[-1][0] == 10
+    assert all("elapsed" in m for _, _, m in messages)  # with the phase clock: elapsed, and the time left
+    assert EmbeddingSpec.from_dict(json.loads(json.dumps(run.info["spec"]))) == spec
+    stopped = run_embedding_job(replace(spec, model=str(encoders["hubert"])), clips_corpus, should_stop=lambda: True)
+    assert load_run(stopped.run_id).status == "cancelled"
