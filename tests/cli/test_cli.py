@@ -118,3 +118,43 @@ def test_bias_json_matches_the_engine(small_demo):
     assert "Fewer than two groups with enough speakers" in text  # a 6-actor demo: 2 test actors per sex
     missing = ser("bias", "--run", "nope", "--by", "sex", check=False)
     assert missing.returncode != 0 and "Run not found" in missing.stderr
+
+
+@pytest.fixture
+def tiny_encoder(tmp_path, monkeypatch) -> Path:
+    """A tiny randomly initialised wav2vec2 saved as a checkpoint folder; the hub is never asked."""
+    import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    torch.manual_seed(0)
+    folder = tmp_path / "tiny-wav2vec2"
+    Wav2Vec2Model(Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                                 conv_dim=(32, 32, 32), conv_kernel=(10, 8, 4), conv_stride=(5, 4, 4),
+                                 num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor().save_pretrained(folder)
+    return folder
+
+
+def test_ssl_features_json_gives_the_model_and_its_layers(crema_folder, tiny_encoder):
+    first = json.loads(ser("features", "--data", crema_folder, "--set", "ssl", "--model", tiny_encoder,
+                           "--json").stdout)
+    assert first["set"] == "ssl" and first["model"] == str(tiny_encoder) and first["layers"] == 3  # 2 layers + 1
+    assert first["clips"] == 24 and first["failed"] == [] and not first["cached"] and first["dim"] == 32
+    again = ser("features", "--data", crema_folder, "--set", "ssl", "--model", tiny_encoder, "--layers", "1")
+    assert "24 clips x 1 hidden states of 32 values" in again.stdout and "read from the cache" in again.stdout
+    assert "embeddings: 24/24" in again.stderr  # progress goes to stderr
+    missing = ser("features", "--data", crema_folder, "--set", "ssl", "--model", tiny_encoder, "--layers", "9",
+                  check=False)
+    assert missing.returncode == 2 and "error: No such layer: layer 9 of" in missing.stderr
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "error: No model: --set ssl needs --model"),
+    (["--model", "{model}", "--layers", "x"], "error: Unknown layers"),
+    (["--model", "facebook/not-here"], "hf download facebook/not-here"),
+])
+def test_ssl_features_errors_say_what_to_do(crema_folder, tiny_encoder, extra, message):
+    done = ser("features", "--data", crema_folder, "--set", "ssl",
+               *[a.replace("{model}", str(tiny_encoder)) for a in extra], check=False)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
