@@ -125,8 +125,16 @@ def end_on_sigterm() -> None:
             received = os.read(read, 64)
             if not received or signal.SIGTERM in received:
                 break
-        for pid, started in descendants(os.getpid()).items():
-            send(pid, started, signal.SIGKILL)
+        below = list(descendants(os.getpid()))
+        # From the first kill on, no Python code of this process other than this thread may run: the main
+        # thread would see its pool break and record the job as failed. This thread keeps the GIL (a long
+        # switch interval, and os.kill does not release it) until the process is gone.
+        sys.setswitchinterval(60)
+        for pid in below:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         os._exit(128 + signal.SIGTERM)
 
     threading.Thread(target=watch, daemon=True, name="sigterm-watch").start()
@@ -270,11 +278,15 @@ class JobProcess:
             send(pid, started, signum)
 
     def stop(self, grace: float = 2.0) -> float:
-        """SIGTERM to the job's processes, SIGKILL to those left after ``grace`` seconds; returns once
-        they are all gone (or after 10 s more), with the seconds it took."""
+        """SIGTERM to the job's main process (which ends the processes below it itself, or, for torchrun,
+        its ranks), SIGKILL to it and to every process seen below it if any is left after ``grace``
+        seconds; returns once they are all gone (or after 10 s more), with the seconds it took. The
+        processes below get no SIGTERM of their own: a pool whose workers died before the main process
+        would have it record a failure."""
         began = time.monotonic()
         self.look()
-        self.signal(signal.SIGTERM)
+        if not self.ended():
+            os.kill(self.pid, signal.SIGTERM)
         while time.monotonic() - began < grace:
             if not self.ended():
                 self.look()

@@ -2,22 +2,31 @@
 the queue (ser.jobs.queue); a worker (``python -m ser worker``) picks it up and fills the run. All state
 lives on disk in the run, so a page reload or an app restart shows the job and its progress.
 
+The worker runs each job's work in a child process (``ser.jobs.child``, or torchrun's processes for a
+job on several GPUs) in a session of its own, and looks for a cancel every quarter second meanwhile.
+
 States: queued, running, finished, failed (with the error and the log's last lines), cancelled (the
-job stops at the next step or fit and keeps what was saved), interrupted (its worker died: noticed
-within a minute from the worker's heartbeat; ``resume`` puts it back on the queue, and a wav2vec2 run
-continues from its last checkpoint)."""
+worker stops the job's processes within seconds, in the middle of a fit or a training step: SIGTERM,
+then SIGKILL to whatever is left 2 s later; the run says what had finished: a baseline's finished fits
+are in ``fits.jsonl``, a wav2vec2 run keeps its last checkpoint), interrupted (the job's process was
+killed without being asked, e.g. by the out-of-memory killer, or its worker stopped or died: a dead
+worker is noticed within a minute from its heartbeat; ``resume`` puts the job back on the queue, and a
+wav2vec2 run continues from its last checkpoint)."""
 
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import threading
 import time
 import traceback
 
+from .child import LOG_FILE, JobProcess, log_excerpt, log_tail
 from .queue import enqueue
 from ..runs import FINAL_STATES, Run, load_run, update_run
 
 CANCEL_FILE = "cancel"
-LOG_FILE = "job.log"
 RESUMABLE = ("interrupted", "failed", "cancelled")
 
 
@@ -48,68 +57,171 @@ def _queue(run: Run) -> Run:
 
 # ---------------------------------------------------------------- the worker side
 
+POLL_SECONDS = 0.25  # how often the worker looks for a cancel while a job runs
+STOP_GRACE_SECONDS = 2.0  # SIGTERM, then SIGKILL to whatever of the job is left after this long
+_current: dict = {}  # the job this worker runs now: {"run_id", "process"}
+_stopping = threading.Event()  # set when the worker itself stops (SIGTERM, Ctrl-C)
+
+
 def execute(run_id: str) -> Run:
-    """Run one job (called by the worker). A job that is no longer queued (cancelled meanwhile) is
-    skipped. Errors are recorded in the run and its log, never raised into the worker."""
+    """Run one job (called by the worker) in a child process (``ser.jobs.child``), watching for a
+    cancel, which stops the child's processes at once. A job that is no longer queued (cancelled
+    meanwhile) is skipped. Errors are recorded in the run and its log, never raised into the worker."""
     from .worker import current_worker, set_current_run
 
     run = load_run(run_id)
-    if run.status != "queued":
+    if run.status != "queued" or _stopping.is_set():
         return run
     update_run(run, status="running", worker=current_worker(), error=None)
     set_current_run(run_id)
-    handler = _log_to(run)
     try:
-        _dispatch(run)
+        process = JobProcess(run, job_command(run))
+        _current.update(run_id=run_id, process=process)
+        asked = _watch(run, process)
+        _settle(load_run(run_id), process, asked)
     except Exception:
         logging.getLogger("ser.jobs.control").error("job %s failed:\n%s", run_id, traceback.format_exc())
+        _append_log(run, f"the worker could not run the job:\n{traceback.format_exc()}")
         run = load_run(run_id)
         if run.status not in FINAL_STATES:
             update_run(run, status="failed", error=f"the job stopped with an error (see the log){_log_excerpt(run)}")
     finally:
-        logging.getLogger().removeHandler(handler)
-        handler.close()
+        _current.clear()
         set_current_run(None)
     return load_run(run_id)
 
 
-def _dispatch(run: Run) -> None:
-    from ..data.corpus import load_corpus
+def job_command(run: Run) -> list[str]:
+    """The argv of a job's process(es): torchrun's for fine-tuning on several devices, else one child."""
+    if run.kind in ("wav2vec2", "lr-search"):
+        from ..learning.finetune import FinetuneSpec, distributed
 
-    corpus = load_corpus(run.info["corpus"]["source"])
-    stop = lambda: cancel_requested(run)  # noqa: E731
-    spec = run.info["spec"]
-    if run.kind == "baseline":
-        from ..learning.baselines import BaselineSpec, run_baseline
+        spec = FinetuneSpec.from_dict(run.info["spec"])
+        return distributed.launch_command(run.run_id, distributed.processes(spec))
+    return [sys.executable, "-m", "ser.jobs.child", run.run_id]
 
-        run_baseline(BaselineSpec.from_dict(spec), corpus, run, should_stop=stop)
-    elif run.kind == "wav2vec2":
-        from ..learning.finetune import FinetuneSpec, run_finetune
 
-        run_finetune(FinetuneSpec.from_dict(spec), corpus, run, should_stop=stop, resume=bool(run.info.get("resume")))
-    elif run.kind == "lr-search":
-        from ..learning.finetune import FinetuneSpec, run_lr_search
+def _watch(run: Run, process: JobProcess) -> str | None:
+    """Wait for the job's process to end; on a cancel, stop it. Returns "cancel" when a cancel stopped
+    it, "worker" when the worker is stopping (``stop_current_job`` ends it), None when it ended by
+    itself (its leftovers are ended)."""
+    while not process.ended():
+        if cancel_requested(run):
+            _append_log(run, "cancel requested: stopping the job's processes")
+            took = process.stop(STOP_GRACE_SECONDS)
+            _append_log(run, f"the job's processes were stopped {took:.2f} s after the cancel was seen")
+            return "cancel"
+        if _stopping.is_set():
+            return "worker"
+        time.sleep(POLL_SECONDS)
+    if _stopping.is_set():
+        return "worker"
+    process.finish()
+    return None
 
-        run_lr_search(FinetuneSpec.from_dict(spec), corpus, run=run, should_stop=stop,
-                      resume=bool(run.info.get("resume")), **run.info.get("search", {}))
+
+def _settle(run: Run, process: JobProcess, asked: str | None) -> None:
+    """The run's final state once its process has ended, when the process did not write one."""
+    if run.status == "finished" or asked == "worker" or _stopping.is_set():
+        return
+    if asked == "cancel":
+        update_run(run, status="cancelled", error=cancel_summary(run), cancelled=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        _cancel_children(run)
+        return
+    if run.status in FINAL_STATES:
+        return
+    how, number = process.exit_info
+    signal_name = _signal_in_log(run) if how == "exited" and number else None
+    if how == "killed" or signal_name:
+        update_run(run, status="interrupted", interrupted=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                   error=f"the job's process was {process.outcome() if how == 'killed' else 'stopped: ' + signal_name}"
+                         f" without being asked (out of memory?); resume it to continue{_log_excerpt(run)}")
+    elif number:
+        update_run(run, status="failed", error=f"the job's process ended with {process.outcome()}{_log_excerpt(run)}")
     else:
-        raise ValueError(f"unknown job kind {run.kind!r}")
+        update_run(run, status="failed", error=f"the job's process ended without recording a result{_log_excerpt(run)}")
 
 
-def _log_to(run: Run) -> logging.Handler:
-    handler = logging.FileHandler(run.path / LOG_FILE)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    if root.level > logging.INFO:
-        root.setLevel(logging.INFO)
-    return handler
+def _signal_in_log(run: Run) -> str | None:
+    """The signal that ended a process under torchrun (which exits 1 and logs "exitcode: -9" for it)."""
+    import re
+
+    found = re.findall(r"exitcode\s*:\s*-(\d+)", log_tail(run, 60))
+    if not found:
+        return None
+    number = int(found[-1])
+    return f"a training process was killed by {signal.Signals(number).name}" \
+        if number in signal.Signals._value2member_map_ else f"a training process was killed by signal {number}"
+
+
+def cancel_summary(run: Run) -> str:
+    """What a job cancelled mid-work had finished, in a sentence."""
+    if run.kind == "baseline":
+        from ..learning.baselines import finished_fits
+
+        done, planned = finished_fits(run)
+        if planned:
+            return (f"cancelled by request: {done} of {planned} fits had finished (recorded in fits.jsonl); "
+                    "a resumed baseline starts again")
+        phase = (run.info.get("progress") or {}).get("message") or "its start"
+        return f"cancelled by request during {phase.split(' · ')[0]}; no fit had started"
+    if run.kind == "wav2vec2":
+        return "cancelled by request" + _training_summary(run)
+    if run.kind == "lr-search":
+        rounds = len(run.info.get("rounds") or [])
+        return (f"cancelled by request: {rounds} candidate(s) had been trained and scored; resume replays the "
+                "search (the candidate in training continues from its last checkpoint)")
+    return "cancelled by request"
+
+
+def _training_summary(run: Run) -> str:
+    from ..learning.finetune import latest_checkpoint
+
+    progress = run.info.get("progress") or {}
+    where = f" at step {progress['step']} of {progress['total_steps']}" if progress.get("step") is not None else ""
+    checkpoint = latest_checkpoint(run)
+    if checkpoint is None:
+        return f"{where}; no checkpoint had been saved yet, so resume starts from the beginning"
+    return f"{where}; the last checkpoint ({checkpoint.name}) is kept and resume continues from it"
+
+
+def _cancel_children(run: Run) -> None:
+    """A cancelled learning-rate search: its candidate in training is cancelled with it."""
+    if run.kind != "lr-search":
+        return
+    from ..runs import list_runs
+
+    for child in list_runs(kind="wav2vec2"):
+        if child.info.get("parent") == run.run_id and child.status in ("queued", "running"):
+            update_run(child, status="cancelled", error="cancelled with its learning-rate search"
+                       + _training_summary(child))
+
+
+def stop_current_job() -> None:
+    """The worker is stopping: end the job it runs (its processes, at once) and mark it interrupted, so
+    it can be resumed. No job is started after this."""
+    _stopping.set()
+    current = dict(_current)
+    if not current:
+        return
+    current["process"].stop(STOP_GRACE_SECONDS)
+    run = load_run(current["run_id"])
+    if run.status not in FINAL_STATES:
+        update_run(run, status="interrupted", interrupted=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                   error="its worker was stopped before the job finished; resume it to continue" + _log_excerpt(run))
+
+
+def _append_log(run: Run, line: str) -> None:
+    with (run.path / LOG_FILE).open("a") as out:
+        out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} worker: {line}\n")
 
 
 # ---------------------------------------------------------------- cancel, resume, refresh
 
 def cancel(run_id: str) -> Run:
-    """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next step."""
+    """Ask a job to stop. A queued job is cancelled at once; a running one is stopped by its worker
+    within a second or two, in the middle of a fit or a training step (its worker sees the cancel file,
+    ends the job's processes and records what had finished)."""
     run = load_run(run_id)
     if run.status in FINAL_STATES:
         return run
@@ -153,13 +265,5 @@ def refresh(run: Run) -> Run:
     return load_run(run.run_id)
 
 
-def log_tail(run: Run, lines: int = 20) -> str:
-    path = run.path / LOG_FILE
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
 def _log_excerpt(run: Run) -> str:
-    tail = log_tail(run, 3)
-    return f". Last log lines:\n{tail}" if tail else ""
+    return log_excerpt(run)

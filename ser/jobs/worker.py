@@ -12,7 +12,11 @@ No orphans, no twins:
   looks at the worker; a lease is dead when older than ``SER_WORKER_CLIENT_SECONDS`` (default 60) or
   when its process is gone. A worker started by hand keeps running;
 - SIGTERM (or the idle timeout) ends the process within seconds, also when something left behind by
-  a job (a process pool, a thread) would keep the interpreter from exiting."""
+  a job (a process pool, a thread) would keep the interpreter from exiting;
+- a job runs in a child process (``ser.jobs.child``) that the worker ends with it: on SIGTERM the
+  worker stops the job's processes and marks the job interrupted (resumable); if the worker is killed
+  outright, the kernel sends the child SIGTERM (parent-death signal) and it ends its own processes.
+  The worker is the reaper of the job's orphaned processes (child subreaper), so none outlives a job."""
 
 from __future__ import annotations
 
@@ -235,8 +239,8 @@ def _stop_when_idle(stop: threading.Event) -> None:
 # ---------------------------------------------------------------- the worker process
 
 def run_worker(auto: bool = False) -> int:
-    """Consume jobs until interrupted (Ctrl-C or SIGTERM stop; a job in progress is left running in
-    its run and becomes interrupted). ``auto``: started by the app or the CLI, so it exits once idle.
+    """Consume jobs until interrupted (Ctrl-C or SIGTERM stop; a job in progress is stopped and becomes
+    interrupted). ``auto``: started by the app or the CLI, so it exits once idle.
     Returns the exit status: 0, or 1 when a worker started by hand finds another one holding the lock."""
     lock = take_lock()
     if lock is None:
@@ -245,6 +249,9 @@ def run_worker(auto: bool = False) -> int:
               f"machine's devices (it holds {lock_path()}); exiting", file=sys.stderr, flush=True)
         return 0 if auto else 1
     signal.signal(signal.SIGTERM, _exit_now)  # until the consumer installs its own handler
+    from .child import adopt_orphans
+
+    adopt_orphans()
     try:
         return _consume(auto)
     finally:
@@ -276,6 +283,9 @@ def _consume(auto: bool) -> int:
         consumer.run()
     finally:
         watch_stop.set()
+        from .control import stop_current_job
+
+        stop_current_job()  # the job's processes end with the worker
         heartbeat.stop()
     return 0
 

@@ -197,6 +197,50 @@ def fit_cost(params: dict) -> float:
 
 
 
+FITS_FILE = "fits.jsonl"
+
+
+class FitRecord:
+    """Every finished fit of a run's grid search(es), one JSON line each in ``fits.jsonl``, appended the
+    moment it finishes: what a job had done survives its process being killed (a cancel mid-fit), and
+    ``finished_fits`` counts it. The number of fits planned is in run.json (``fits_planned``)."""
+
+    def __init__(self, run: Run):
+        self.run, self.path = run, run.path / FITS_FILE
+        self.path.unlink(missing_ok=True)  # a run started again starts its record again
+        self.planned = 0
+
+    def plan(self, fits: int) -> None:
+        self.planned += fits
+        update_run(self.run, fits_planned=self.planned)
+
+    def search(self, label: str | None = None) -> Callable[[dict], None]:
+        def on_fit(fit: dict) -> None:
+            line = json.dumps({**({"search": label} if label is not None else {}), **_strip_fit(fit)}, default=str)
+            with self.path.open("a") as out:
+                out.write(line + "\n")
+        return on_fit
+
+
+def _strip_fit(fit: dict) -> dict:
+    return {**fit, "params": _strip(fit["params"])}
+
+
+def finished_fits(run: Run) -> tuple[int, int]:
+    """(fits finished, fits planned) of a baseline run's grid search(es), from its record; a line cut
+    short by a kill is not counted."""
+    done = 0
+    path = run.path / FITS_FILE
+    if path.exists():
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                json.loads(line)
+            except ValueError:
+                continue
+            done += 1
+    return done, int(run.info.get("fits_planned") or 0)
+
+
 def start_baseline(spec: BaselineSpec, corpus: Corpus) -> Run:
     """Create the run folder (status queued) for a job to fill."""
     spec.validate()
@@ -256,10 +300,11 @@ def _train_and_evaluate(spec: BaselineSpec, corpus: Corpus, run: Run, report: Pr
     X = features.table.to_numpy(dtype=np.float64)
     y = clips["emotion"].to_numpy()
     jobs = spec.jobs or -1
+    record = FitRecord(run)
     if spec.split == "loso":
-        predictions, cv, model, split_info = _loso(spec, clips, X, y, jobs, report, should_stop)
+        predictions, cv, model, split_info = _loso(spec, clips, X, y, jobs, report, should_stop, record)
     else:
-        predictions, cv, model, split_info = _holdout(spec, clips, X, y, jobs, report, should_stop)
+        predictions, cv, model, split_info = _holdout(spec, clips, X, y, jobs, report, should_stop, record)
     joblib.dump(model, run.path / "model.joblib")
     predictions = write_predictions(run, predictions)
     test = predictions[predictions["part"] == "test"]
@@ -319,17 +364,22 @@ def deviations(spec: BaselineSpec, search) -> list[str]:
     return [text]
 
 
-def _search(spec, X, y, splits, jobs, report, should_stop):
+def _search(spec, X, y, splits, jobs, report, should_stop, on_fit=None):
     estimator = make_pipeline(spec.model, spec.seed, spec.svm_max_iter)
     return grid_search(estimator, spec.param_grid(), X, y, splits, spec.scoring, jobs, report, should_stop,
-                       cost=fit_cost)
+                       cost=fit_cost, on_fit=on_fit)
 
 
-def _holdout(spec, clips, X, y, jobs, report, should_stop):
+def _candidates(spec) -> int:
+    return int(np.prod([len(values) for values in spec.param_grid().values()])) if spec.param_grid() else 1
+
+
+def _holdout(spec, clips, X, y, jobs, report, should_stop, record):
     parts = make_split(clips, spec.split, seed=spec.seed).to_numpy()
     train, test = np.flatnonzero(parts == "train"), np.flatnonzero(parts == "test")
     splits, scheme = _cv_splits(spec, clips.iloc[train], y[train], grouped=spec.split == "actor")
-    search = _search(spec, X[train], y[train], splits, jobs, report, should_stop)
+    record.plan(_candidates(spec) * len(splits))
+    search = _search(spec, X[train], y[train], splits, jobs, report, should_stop, record.search())
     report(0, 1, "fitting the final model")
     model = final_model(spec.model, spec.seed, search.best_params, spec.svm_max_iter).fit(X[train], y[train])
     report(1, 1, "final model fitted")
@@ -340,13 +390,14 @@ def _holdout(spec, clips, X, y, jobs, report, should_stop):
     return predictions, _cv_record(spec, search, scheme), model, split_info
 
 
-def _loso(spec, clips, X, y, jobs, report, should_stop):
+def _loso(spec, clips, X, y, jobs, report, should_stop, record):
     if spec.loso_tuning == "nested":
-        return _nested_loso(spec, clips, X, y, jobs, report, should_stop)
+        return _nested_loso(spec, clips, X, y, jobs, report, should_stop, record)
     from joblib import Parallel, delayed
 
     splits, scheme = _cv_splits(spec, clips, y, grouped=True)
-    search = _search(spec, X, y, splits, jobs, report, should_stop)
+    record.plan(_candidates(spec) * len(splits))
+    search = _search(spec, X, y, splits, jobs, report, should_stop, record.search())
     folds = loso_folds(clips)
     frames = []
     calls = (delayed(_fit_predict)(spec, search.best_params, X, y, train, test) for _, train, test in folds)
@@ -360,7 +411,7 @@ def _loso(spec, clips, X, y, jobs, report, should_stop):
     return frames, _cv_record(spec, search, scheme), model, split_info
 
 
-def _nested_loso(spec, clips, X, y, jobs, report, should_stop):
+def _nested_loso(spec, clips, X, y, jobs, report, should_stop, record):
     """Every speaker predicted by a model whose parameters were chosen without that speaker. The model
     the run keeps (for new clips) is fitted on every clip with the parameters chosen most often."""
     folds = loso_folds(clips)
@@ -371,7 +422,10 @@ def _nested_loso(spec, clips, X, y, jobs, report, should_stop):
                    f"nested leave-one-speaker-out: speaker {speaker} ({i + 1}/{len(folds)}), {message}")
 
         splits, scheme = _cv_splits(spec, clips.iloc[train], y[train], grouped=True)
-        search = _search(spec, X[train], y[train], splits, jobs, fold_report, should_stop)
+        if i == 0:  # every held-out speaker leaves the same number of speakers, so the same number of folds
+            record.plan(_candidates(spec) * len(splits) * len(folds))
+        search = _search(spec, X[train], y[train], splits, jobs, fold_report, should_stop,
+                         record.search(str(speaker)))
         _, labels, probabilities, classes = _fit_predict(spec, search.best_params, X, y, train, test)
         frames.append(prediction_frame(clips.iloc[test], "test", labels, probabilities, classes))
         chosen.append({"speaker": speaker, "params": _strip(search.best_params),

@@ -1,7 +1,8 @@
 """An exhaustive grid search that gives the same scores and best parameters as scikit-learn's
 ``GridSearchCV`` (same candidate order, fold scores, mean, ranking and tie-break), but reports
-progress after every fit, can be cancelled between fits, and hands the most expensive fits out
-first, so that no core idles at the end waiting for one slow candidate."""
+progress after every fit, can be cancelled between fits, hands every finished fit to ``on_fit`` as
+it comes (so a record of them survives the process being killed), and hands the most expensive fits
+out first, so that no core idles at the end waiting for one slow candidate."""
 
 from __future__ import annotations
 
@@ -55,7 +56,9 @@ class GridResult:
 def grid_search(estimator, grid: dict, X: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
                 scoring: str = "accuracy", jobs: int = 1, progress: Progress | None = None,
                 should_stop: Callable[[], bool] | None = None,
-                cost: Callable[[dict], float] | None = None) -> GridResult:
+                cost: Callable[[dict], float] | None = None,
+                on_fit: Callable[[dict], None] | None = None) -> GridResult:
+    """``on_fit`` gets each finished fit as {candidate, fold, params, score, seconds, capped}."""
     from joblib import Parallel, delayed
     from sklearn.model_selection import ParameterGrid
 
@@ -73,6 +76,9 @@ def grid_search(estimator, grid: dict, X: np.ndarray, y: np.ndarray, splits: lis
     for c, f, score, elapsed, hit in results:
         scores[c, f], seconds[c, f], capped[c, f] = score, elapsed, hit
         done += 1
+        if on_fit is not None:
+            on_fit({"candidate": int(c), "fold": int(f), "params": candidates[c], "score": float(score),
+                    "seconds": round(float(elapsed), 4), "capped": bool(hit)})
         if progress:
             tried = ", ".join(f"{k.removeprefix('clf__')}={v}" for k, v in candidates[c].items())
             progress(done, len(tasks),
