@@ -98,6 +98,8 @@ from ..grid_search import Cancelled
 from ...params import check_choice, param, spec_from_dict
 from ...progress import Progress
 from ...runs import Run, corpus_record, create_run, list_runs, load_run, update_run
+from . import distributed
+from .distributed import record
 from .spec import FinetuneSpec
 from .training import error_text
 
@@ -177,20 +179,22 @@ def run_lr_search(spec: FinetuneSpec, corpus: Corpus, run: Run | None = None, pr
     search = _check_search(spec, search)
     if resume and (run is None or run.status == "finished"):
         raise ConfigError("resume needs the unfinished lr-search run to continue.", title="Nothing to resume")
-    run = run or start_lr_search(spec, corpus, **search)
+    distributed.join()  # under torchrun every rank runs the search; rank 0 writes it down
+    should_stop = distributed.agreed(should_stop)
+    run = run or distributed.created_on_main(lambda: start_lr_search(spec, corpus, **search))
     started = time.perf_counter()
-    update_run(run, status="running", search=search, algorithm=SCHEDULES[search["schedule"]],
+    record(run, status="running", search=search, algorithm=SCHEDULES[search["schedule"]],
                started=time.strftime("%Y-%m-%dT%H:%M:%S"), error=None)
     beam = _Beam(spec, corpus, run, search, progress, should_stop, resume)
     try:
         best = beam.search()
     except Cancelled as exc:
-        return update_run(run, status="cancelled", error=str(exc))
+        return record(run, status="cancelled", error=str(exc))
     except Exception as exc:
-        update_run(run, status="failed", error=error_text(exc))
+        record(run, status="failed", error=error_text(exc))
         raise
     child = beam.children.get(best["run_id"]) or load_run(best["run_id"])
-    return update_run(run, status="finished", best=best, metrics=child.info.get("metrics"),
+    return record(run, status="finished", best=best, metrics=child.info.get("metrics"),
                       labels=child.info.get("labels"), seconds=round(time.perf_counter() - started, 2),
                       finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
 
@@ -228,7 +232,7 @@ class _Beam:
     def search(self) -> dict:
         lr0, factor = self.settings["init_lr"], self.settings["factor"]
         best = self._round(1, [lr0 / 10, lr0, lr0 * 10])
-        update_run(self.run, best=best)
+        record(self.run, best=best)
         step = factor * lr0
         for number in range(2, self.settings["max_rounds"] + 1):
             lower, upper = round_candidates(best["lr"], step, factor)
@@ -237,7 +241,7 @@ class _Beam:
             if challenger["score"] <= best["score"]:
                 break
             best, step = challenger, step * factor
-            update_run(self.run, best=best)
+            record(self.run, best=best)
         return best
 
     def _round(self, number: int, rates: list[float]) -> dict:
@@ -257,25 +261,37 @@ class _Beam:
                    **self._train(number, float(key[0]), epochs)}
             self.tried[key] = row
         self.rows.append(row)
-        update_run(self.run, rounds=self.rows,
+        record(self.run, rounds=self.rows,
                    progress={"done": len(self.rows), "total": self.expected, "message": f"round {number} "
                              f"({epochs} epochs): lr {key[0]} scored {row['score']:.3f}"})
         return row
 
     def _train(self, number: int, lr: float, epochs: int) -> dict:
-        from .training import run_finetune, start_finetune
+        from .training import run_finetune
 
         if self.should_stop is not None and self.should_stop():
             raise Cancelled(f"stopped after {len(self.rows)} candidate(s)")
         spec = replace(self.spec, learning_rate=lr, epochs=epochs)
-        unfinished = self._unfinished_child(lr, epochs) if self.resume else None
-        child = unfinished or start_finetune(spec, self.corpus, parent=self.run.run_id)
+        child, resumed = self._child(spec)
         self.children[child.run_id] = child
         child = run_finetune(spec, self.corpus, run=child, progress=self._relay(number, lr, epochs),
-                             should_stop=self.should_stop, resume=unfinished is not None)
+                             should_stop=self.should_stop, resume=resumed)
         if child.status == "cancelled":
             raise Cancelled(f"stopped while training lr {lr:.6g} for {epochs} epochs (run {child.run_id})")
         return {"score": _score(child), "run_id": child.run_id}
+
+    def _child(self, spec: FinetuneSpec) -> tuple[Run, bool]:
+        """The candidate's run, and whether it continues an unfinished one; chosen (and created) by rank 0,
+        the same run on every rank."""
+        from .training import start_finetune
+
+        choice = None
+        if distributed.is_main_process():
+            unfinished = self._unfinished_child(spec.learning_rate, spec.epochs) if self.resume else None
+            child = unfinished or start_finetune(spec, self.corpus, parent=self.run.run_id)
+            choice = (child.run_id, unfinished is not None)
+        run_id, resumed = distributed.share(choice)
+        return (child if distributed.is_main_process() else load_run(run_id)), resumed
 
     def _unfinished_child(self, lr: float, epochs: int) -> Run | None:
         for child in list_runs(kind="wav2vec2"):
@@ -290,7 +306,7 @@ class _Beam:
         def report(done: int, total: int, message: str) -> None:
             text = (f"round {number} ({epochs} epochs), lr {lr:.6g} ({len(self.rows) + 1}/{self.expected} "
                     f"at most): {message}")
-            update_run(self.run, progress={"done": len(self.rows), "total": self.expected, "message": text,
+            record(self.run, progress={"done": len(self.rows), "total": self.expected, "message": text,
                                            "child": {"done": done, "total": total}})
             if self.progress is not None:
                 self.progress(len(self.rows), self.expected, text)

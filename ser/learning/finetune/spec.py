@@ -60,6 +60,9 @@ class FinetuneSpec:
                                   page=False)
     num_workers: int | None = param(None, "data-loader processes (when not given: 4 on a GPU, 0 on the CPU)",
                                     page=False)
+    gpus: int = param(1, "GPUs the job trains on, one process each (torchrun; batch size is per GPU): 1 (one "
+                      "process, on the worker's GPU or else its CPU), N, or 0 for all the worker's GPUs",
+                      label="GPUs (0 = all)", minimum=0, maximum=64, step=1)
 
     def validate(self) -> "FinetuneSpec":
         if not str(self.model).strip():
@@ -80,6 +83,9 @@ class FinetuneSpec:
             raise ConfigError(f"max_clips is {self.max_clips!r}; give at least 12 clips, or None for all.")
         if self.num_workers is not None and (not isinstance(self.num_workers, int) or self.num_workers < 0):
             raise ConfigError(f"num_workers is {self.num_workers!r}; give 0 or more data-loader processes.")
+        if not isinstance(self.gpus, int) or isinstance(self.gpus, bool) or self.gpus < 0:
+            raise ConfigError(f"gpus is {self.gpus!r}; give the number of GPUs to train on (1 or more), or 0 for "
+                              "all the worker's GPUs.", title="Bad number of GPUs")
         return self
 
     def to_dict(self) -> dict:

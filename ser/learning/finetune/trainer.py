@@ -27,7 +27,10 @@ class ClipTrainer(Trainer):
     """Hugging Face's Trainer with two sampler changes (transformers 5.x):
 
     - length-grouped training batches use the clip lengths measured when the clips were checked; the stock
-      ``LengthGroupedSampler`` would decode every clip once more to measure it;
+      ``LengthGroupedSampler`` would decode every clip once more to measure it. Its shuffling draws from
+      its own generator seeded with the spec's seed, so that under torchrun every rank orders the clips
+      alike and takes its own share of the batches (the global generator drifts apart between ranks, whose
+      random crops differ, and accelerate synchronises only samplers it knows);
     - evaluation and prediction go through the dataset in order: with ``train_sampling_strategy=
       "group_by_length"`` the stock Trainer groups evaluation batches by length too, which reorders the
       predictions against the clips (our evaluation sets are already sorted by length)."""
@@ -35,8 +38,10 @@ class ClipTrainer(Trainer):
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy == "group_by_length" and hasattr(dataset, "lengths"):
+            generator = torch.Generator()
+            generator.manual_seed(self.args.seed)
             return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                                        lengths=dataset.lengths)
+                                        lengths=dataset.lengths, generator=generator)
         return super()._get_train_sampler(train_dataset)
 
     def _get_eval_sampler(self, eval_dataset):
