@@ -200,6 +200,14 @@ def test_a_killed_rank_interrupts_the_job_resume_continues_it_and_cancel_stops_i
     assert "0" in writers and writers <= {"0", "-"}  # rank 0 and the worker; rank 1 never
 
 
+def test_a_job_asking_for_more_gpus_than_the_worker_has_fails_before_training(
+        two_processes, worker_process, tiny_spec, demo_corpus):
+    run = submit_finetune(tiny_spec(gpus=3), demo_corpus)
+    failed = wait_for(run.run_id, lambda r: r.status not in ("queued", "running"), timeout=60)
+    assert failed.status == "failed" and "3 GPUs" in failed.info["error"] and "has 2" in failed.info["error"]
+    assert not failed.info.get("history") and not (failed.path / "checkpoints").exists()
+
+
 def test_a_two_process_learning_rate_search_is_written_by_rank_0_alone(two_processes, tiny_spec, demo_corpus):
     run = start_lr_search(tiny_spec(gpus=2), demo_corpus, init_lr=1e-3, epochs_per_round=1, max_rounds=1)
     done = subprocess.run(distributed.launch_command(run.run_id, 2), cwd=ROOT, capture_output=True, text=True,
