@@ -11,9 +11,9 @@ Batches: clips sorted by duration and grouped so that a batch holds at most ``ba
 audio, so little of a batch is padding. The attention mask goes to every model whose forward takes one
 (the feature extractor's per-clip normalisation also uses the true lengths), and the pooled frames of
 a clip are ``model._get_feat_extract_output_lengths`` of its length. Models with a group-normalised
-convolution stack (wav2vec2-base, HuBERT-base) normalise their first layer over the padded length, so a
-clip's vector moves slightly with its batch's padding (bounded in tests/test_embeddings.py); layer-norm
-models (large ones, WavLM, data2vec-audio) give the same vector batched or alone.
+first convolution (wav2vec2-base, HuBERT-base, WavLM-base) would normalise it over the padded length; that
+normalisation is made per clip (``_mask_group_norm``), so a clip's vector is the same batched or alone,
+for these models as for the layer-normalised ones (large models, data2vec-audio).
 
 On a GPU the forward runs under bf16 autocast (fp16 where bf16 is not supported); on the CPU in fp32.
 Weights load as safetensors only. Importing this module loads neither torch nor transformers, and
@@ -160,6 +160,7 @@ class SpeechEncoder:
             if self.cuda else None
         self.batch_seconds = batch_seconds or (GPU_BATCH_SECONDS if self.cuda else CPU_BATCH_SECONDS)
         self.forwards = 0  # model calls so far (tests count them)
+        self.padding_free_norm = _mask_group_norm(self.encoder)
 
     @property
     def precision(self) -> str:
@@ -233,8 +234,15 @@ class SpeechEncoder:
         if self.takes_mask:
             inputs["attention_mask"] = mask
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        padded = bool((lengths < lengths.max()).any())
         with torch.inference_mode(), torch.autocast("cuda", dtype=self.autocast_dtype, enabled=self.cuda):
-            states = self.encoder(**inputs, output_hidden_states=True).hidden_states
+            if self.padding_free_norm is not None and padded:
+                self.padding_free_norm.lengths = lengths.to(self.device)
+            try:
+                states = self.encoder(**inputs, output_hidden_states=True).hidden_states
+            finally:
+                if self.padding_free_norm is not None:
+                    self.padding_free_norm.lengths = None
             self.forwards += 1
             frames = states[0].shape[1]
             counts = self._frames(lengths).clamp(1, frames).to(self.device)
@@ -250,6 +258,64 @@ class SpeechEncoder:
         convert = getattr(self.encoder, "_get_feat_extract_output_lengths", None)
         out = convert(lengths) if convert is not None else lengths
         return torch.as_tensor(out).long()
+
+
+def _mask_group_norm(model):
+    """Models with a group-normalised first convolution (wav2vec2-base, HuBERT-base, WavLM-base: one group
+    per channel, so each channel is normalised over time) would normalise over the padding too, and a
+    clip's vectors would depend on the longest clip of its batch. Their first layer's GroupNorm is wrapped
+    so that, while a padded batch runs, each clip is normalised over its own frames only: every frame
+    that holds audio then has the value it has when the clip runs alone (later convolutions use only
+    frames of the clip for the frames that hold audio). Returns the wrapper (None for other models)."""
+    import torch
+
+    layers = getattr(getattr(model, "feature_extractor", None), "conv_layers", None)
+    if not layers:
+        return None
+    first = layers[0]
+    norm, conv = getattr(first, "layer_norm", None), getattr(first, "conv", None)
+    if not isinstance(norm, torch.nn.GroupNorm) or norm.num_groups != norm.num_channels or conv is None:
+        return None
+    first.layer_norm = _PaddingFreeGroupNorm(norm, conv.kernel_size[0], conv.stride[0])
+    return first.layer_norm
+
+
+def _padding_free_group_norm_class():
+    import torch
+
+    class PaddingFreeGroupNorm(torch.nn.Module):
+        """A per-channel GroupNorm over each clip's own frames (``lengths``: samples of each clip, set only
+        while a padded batch runs; otherwise the wrapped GroupNorm itself)."""
+
+        def __init__(self, norm, kernel: int, stride: int):
+            super().__init__()
+            self.norm, self.kernel, self.stride, self.lengths = norm, kernel, stride, None
+
+        def forward(self, x):
+            if self.lengths is None:
+                return self.norm(x)
+            frames = torch.div(self.lengths - self.kernel, self.stride, rounding_mode="floor") + 1
+            keep = (torch.arange(x.shape[-1], device=x.device)[None, :] < frames[:, None])[:, None, :]
+            values = x.float()
+            count = frames.clamp(min=1)[:, None, None].float()
+            mean = (values * keep).sum(-1, keepdim=True) / count
+            var = (((values - mean) * keep) ** 2).sum(-1, keepdim=True) / count
+            out = (values - mean) * torch.rsqrt(var + self.norm.eps)
+            if self.norm.affine:
+                out = out * self.norm.weight.float()[None, :, None] + self.norm.bias.float()[None, :, None]
+            return out
+
+    return PaddingFreeGroupNorm
+
+
+def _PaddingFreeGroupNorm(norm, kernel: int, stride: int):  # noqa: N802 (a class made on first use: torch is lazy)
+    global _padding_free_class
+    if _padding_free_class is None:
+        _padding_free_class = _padding_free_group_norm_class()
+    return _padding_free_class(norm, kernel, stride)
+
+
+_padding_free_class = None
 
 
 def _accepts(function, name: str) -> bool:
