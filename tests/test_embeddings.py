@@ -300,3 +300,38 @@ def test_the_job_records_progress_and_its_summary(encoders, clips_corpus):
     assert EmbeddingSpec.from_dict(json.loads(json.dumps(run.info["spec"]))) == spec
     stopped = run_embedding_job(replace(spec, model=str(encoders["hubert"])), clips_corpus, should_stop=lambda: True)
     assert load_run(stopped.run_id).status == "cancelled"
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper(tmp_path_factory) -> Path:
+    import torch
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
+
+    folder = tmp_path_factory.mktemp("tiny-whisper")
+    torch.manual_seed(0)
+    WhisperModel(WhisperConfig(d_model=32, encoder_layers=2, decoder_layers=1, encoder_attention_heads=2,
+                               decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                               num_mel_bins=80)).save_pretrained(folder)
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(folder)
+    return folder
+
+
+def test_whispers_encoder_pools_only_the_frames_of_the_clip(tiny_whisper):
+    """Whisper's input is padded to 30 s: only the encoder runs, and only the frames of the clip (two mel
+    frames of 10 ms per encoder frame) are averaged."""
+    import torch
+    from transformers import AutoFeatureExtractor, AutoModel
+
+    encoder = load_encoder(str(tiny_whisper), device="cpu")
+    short, long = _two_clips()
+    vectors = encoder.embed([long, short])
+    assert vectors.shape == (2, 3, 32) and encoder.whisper and not encoder.takes_mask
+    model = AutoModel.from_pretrained(tiny_whisper).get_encoder().eval()
+    features = AutoFeatureExtractor.from_pretrained(tiny_whisper)(short, sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        states = model(features["input_features"], output_hidden_states=True).hidden_states
+    assert states[0].shape[1] == 1500  # 30 s
+    frames = 50  # 1 s of audio: 100 mel frames, 50 encoder frames
+    np.testing.assert_allclose(vectors[1], torch.stack([h[0, :frames].mean(0) for h in states]).numpy(),
+                               rtol=1e-4, atol=1e-5)
+    assert not np.allclose(vectors[1], torch.stack([h[0].mean(0) for h in states]).numpy(), atol=1e-3)
