@@ -295,7 +295,7 @@ def test_the_job_records_progress_and_its_summary(encoders, clips_corpus):
     run = load_run(run.run_id)
     assert run.status == "finished" and run.kind == "embeddings"
     assert run.info["embeddings"]["layers"] == 3 and run.info["embeddings"]["clips"] == 10
-    assert run.info["progress"]["done"] == 10 and messages[-1][0] == 10
+    assert run.info["progress"]["done"] == 10 and messages[-1][0] == 10 and run.info["progress"]["eta_s"] == 0
     assert all("elapsed" in m for _, _, m in messages)  # with the phase clock: elapsed, and the time left
     assert EmbeddingSpec.from_dict(json.loads(json.dumps(run.info["spec"]))) == spec
     stopped = run_embedding_job(replace(spec, model=str(encoders["hubert"])), clips_corpus, should_stop=lambda: True)

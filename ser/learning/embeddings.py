@@ -482,14 +482,16 @@ def run_embedding_job(spec: EmbeddingSpec, corpus: Corpus, run: Run | None = Non
     started = time.perf_counter()
     update_run(run, status="running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
     last = {"t": 0.0}
+    clock = PhaseClock()
 
-    def report(done: int, total: int, message: str) -> None:
+    def report(done: int, total: int, message: str) -> None:  # the message already says elapsed and left
+        figures = clock.read(done, total, message)
         if progress:
             progress(done, total, message)
         now = time.monotonic()
         if done >= total or now - last["t"] > 1.0:
             last["t"] = now
-            update_run(run, progress={"done": done, "total": total, "message": message})
+            update_run(run, progress={"done": done, "total": total, "message": message, **figures})
 
     try:
         result = extract_embeddings(corpus, spec.model, spec.layers, revision=spec.revision, device=spec.device,
