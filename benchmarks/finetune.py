@@ -6,15 +6,29 @@ optimizer steps each, through Hugging Face's Trainer. The models are randomly in
 - workbench: the ``TrainingArguments`` of ``ser.learning.finetune.trainer.training_arguments`` for a default
   ``FinetuneSpec`` (batch 8 x 4 accumulation, bf16 autocast where supported else fp16, length-grouped
   batches padded to their longest clip, no gradient checkpointing);
+- workbench-b32: the same with batch 32 x 1 accumulation: the same 32 clips per optimizer step, so the
+  same updates up to float rounding (wav2vec2 has no batch statistics), in fewer, fuller kernels;
 - report: fp16, gradient checkpointing, batch 32 x 4 accumulation, random batches with every clip padded
   to the longest clip of the data set (5.0 s, CREMA-D's longest).
 
-    .venv/bin/python benchmarks/finetune.py                 # GPU: base and large, 20 steps each
-    .venv/bin/python benchmarks/finetune.py --smoke         # CPU, tiny config, 3 steps, smaller batches
+Every model uses PyTorch's scaled-dot-product attention (transformers' default, ``sdpa``; recorded).
 
-Clips/s counts the clips of ``--steps`` timed optimizer steps, one pass over the data, after ``--warmup``
-untimed steps (CUDA kernels, autotuning).
-Target (on one H100): the workbench at least 2x the report settings' throughput, for both sizes.
+    .venv/bin/python benchmarks/finetune.py                 # GPU: base and large, 2,560 clips per setting
+    .venv/bin/python benchmarks/finetune.py --smoke         # CPU, tiny config, 48 clips, smaller batches
+
+Clips/s counts the clips of the timed optimizer steps (``--clips`` clips, one pass over the data: the
+report's setting takes 20 steps of 128 clips), after ``--warmup`` untimed steps (CUDA kernels, autotuning).
+
+Model FLOP/s, and their share of the card's dense bf16 peak (MFU), count the useful work only: the
+floating-point operations of one forward and backward pass over each clip at its own length (no padding,
+no recomputation by gradient checkpointing, the frozen feature encoder forward only), as counted by
+``torch.utils.flop_counter.FlopCounterMode`` (matrix products, convolutions and attention, 2 per
+multiply-add) for single clips of 1-5 s; a quadratic in the clip's frames fits these exactly enough
+(attention is quadratic) and gives every clip's count. A bf16 8192^3 matrix product is timed too, as the
+card's attainable peak.
+
+Targets (on one H100): the workbench at least 2.5x the report settings' throughput for the large
+configuration (2x for base), and at least 40% of the card's bf16 peak in model FLOP/s.
 """
 
 from __future__ import annotations
@@ -49,7 +63,12 @@ SIZES = {
 
 # On 2 CPU cores a batch of 32 clips padded to 5 s takes ~15 s, so the smoke test scales both batches down
 # by 4 and both accumulations by 2 (the 4:1 ratio of batch sizes stays).
-SMOKE = {"workbench": {"batch_size": 2, "grad_accum": 2}, "report": {"batch_size": 8, "grad_accum": 2}}
+SMOKE = {"workbench": {"batch_size": 2, "grad_accum": 2}, "workbench-b32": {"batch_size": 4, "grad_accum": 1},
+         "report": {"batch_size": 8, "grad_accum": 2}}
+SETTINGS = ("report", "workbench", "workbench-b32")
+BATCH_32 = {"batch_size": 32, "grad_accum": 1}
+# Dense bf16 peaks by the vendor's datasheets (SXM parts), in FLOP/s; H200 shares the H100's compute.
+PEAK_BF16 = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12}
 
 
 class RandomClips:
@@ -85,18 +104,22 @@ class PadToLongestClip:
         return batch
 
 
-def workbench_arguments(out: Path, steps: int, smoke: bool):
+def workbench_arguments(out: Path, steps: int, smoke: bool, setting: str = "workbench"):
+    import torch
+
     from ser.learning.finetune import FinetuneSpec
     from ser.learning.finetune.trainer import training_arguments
 
-    spec = FinetuneSpec(num_workers=0, **(SMOKE["workbench"] if smoke else {}))
+    batches = SMOKE[setting] if smoke else BATCH_32 if setting == "workbench-b32" else {}
+    # data-loader processes: the workbench's own default on a GPU (4); none on the CPU smoke run
+    spec = FinetuneSpec(num_workers=None if torch.cuda.is_available() else 0, **batches)
     args = training_arguments(spec, out, 64).to_dict()
     args.update(max_steps=steps, eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
                 metric_for_best_model=None, logging_strategy="no", warmup_steps=0, lr_scheduler_kwargs={})
     return _arguments(args), spec.batch_size * spec.grad_accum
 
 
-def report_arguments(out: Path, steps: int, smoke: bool):
+def report_arguments(out: Path, steps: int, smoke: bool, setting: str = "report"):
     import torch
 
     cuda = torch.cuda.is_available()
@@ -120,27 +143,30 @@ def _arguments(values: dict):
     return TrainingArguments(**values)
 
 
-def measure(size: str, setting: str, steps: int, warmup: int, smoke: bool = False) -> dict:
-    """Untimed ``warmup`` steps (CUDA kernels, autotuning), then ``steps`` timed optimizer steps that see
-    every clip of the data once (so length grouping gets no easy batches); clips/s and peak GPU memory."""
+def measure(size: str, setting: str, clips: int, warmup: int, smoke: bool = False) -> dict:
+    """Untimed ``warmup`` steps (CUDA kernels, autotuning), then the timed optimizer steps that see every
+    one of about ``clips`` clips once (so length grouping gets no easy batches); clips/s, model FLOP/s
+    and peak GPU memory."""
     import torch
 
-    arguments = workbench_arguments if setting == "workbench" else report_arguments
+    arguments = report_arguments if setting == "report" else workbench_arguments
     out = Path(tempfile.mkdtemp(prefix="ser-bench-finetune-"))
-    args, per_step = arguments(out, steps, smoke)
+    per_step = _per_step(arguments(out, 1, smoke, setting)[0])
+    steps = max(1, round(clips / per_step))
+    args = arguments(out, steps, smoke, setting)[0]
     data = RandomClips(per_step * steps)
     model = _model(size)
     result = {"batch": args.per_device_train_batch_size, "grad_accum": args.gradient_accumulation_steps,
               "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
               "gradient_checkpointing": bool(args.activation_checkpointing), "batches": args.train_sampling_strategy,
-              "padding": "longest clip in the batch" if setting == "workbench"
-              else f"longest clip in the data ({max(data.lengths) / RATE:.1f} s)"}
+              "padding": "longest clip in the data" if setting == "report" else "longest clip in the batch",
+              "attention": model.config._attn_implementation, "data_loader_workers": args.dataloader_num_workers}
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     try:
         if warmup:
-            _trainer(model, arguments(out, warmup, smoke)[0], data, size, setting, []).train()
+            _trainer(model, arguments(out, warmup, smoke, setting)[0], data, size, setting, []).train()
         clock = _Clock()
         _trainer(model, args, data, size, setting, [clock]).train()
     except torch.cuda.OutOfMemoryError as exc:
@@ -149,12 +175,81 @@ def measure(size: str, setting: str, steps: int, warmup: int, smoke: bool = Fals
         del model
         gc.collect()
     seconds = clock.times[-1] - clock.started
-    result.update(steps=len(clock.times), clips=len(clock.times) * per_step, seconds=round(seconds, 3),
-                  clips_per_s=round(len(clock.times) * per_step / seconds, 2))
+    done = len(clock.times) * per_step
+    result.update(steps=len(clock.times), clips=done, seconds=round(seconds, 3), clips_per_s=round(done / seconds, 2),
+                  audio_hours_per_hour=round(sum(data.lengths[:done]) / RATE / seconds, 1))
     if torch.cuda.is_available():
         result["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         torch.cuda.empty_cache()
+    result["_lengths"] = data.lengths[:done]
     return result
+
+
+def _per_step(args) -> int:
+    return args.per_device_train_batch_size * args.gradient_accumulation_steps
+
+
+def flop_curve(size: str) -> np.ndarray:
+    """Coefficients (frames^2, frames, 1) of the useful FLOPs of one training pass over one clip: forward
+    and backward at batch 1 under the card's autocast, counted by FlopCounterMode for 1-5 s clips."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = _model(size).train()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
+    frames, flops = [], []
+    for seconds in (1.0, 2.0, 3.0, 4.0, 5.0):
+        audio = torch.randn(1, int(seconds * RATE), device=device)
+        with FlopCounterMode(display=False) as counter, torch.autocast(device, dtype=torch.bfloat16,
+                                                                        enabled=device == "cuda"):
+            output = model(input_values=audio, labels=torch.tensor([1], device=device))
+            output.loss.backward()
+        model.zero_grad(set_to_none=True)
+        frames.append(int(model._get_feat_extract_output_lengths(audio.shape[1])))
+        flops.append(counter.get_total_flops())
+    del model
+    gc.collect()
+    return np.polyfit(frames, flops, 2)
+
+
+def model_flops(size: str, curve: np.ndarray, lengths: list[int]) -> float:
+    """Useful FLOPs of one training pass over clips of these lengths (samples)."""
+    from transformers import Wav2Vec2Config
+
+    config = Wav2Vec2Config(**SIZES[size])
+    frames = np.array([_frames(config, n) for n in lengths], dtype=np.float64)
+    return float(np.sum(np.polyval(curve, frames)))
+
+
+def _frames(config, samples: int) -> int:
+    for kernel, stride in zip(config.conv_kernel, config.conv_stride):
+        samples = (samples - kernel) // stride + 1
+    return samples
+
+
+def matmul_peak() -> float | None:
+    """FLOP/s of a bf16 8192^3 matrix product (median of 10 after 3 warm-ups, random data); None on the CPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    a, b = (torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+    times = []
+    for i in range(13):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        a @ b
+        end.record()
+        torch.cuda.synchronize()
+        if i >= 3:
+            times.append(start.elapsed_time(end) / 1000)
+    del a, b
+    return 2 * 8192**3 / float(np.median(times))
+
+
+def datasheet_peak(name: str) -> float | None:
+    return next((peak for card, peak in PEAK_BF16.items() if card in name), None)
 
 
 def _model(size: str):
@@ -175,7 +270,7 @@ def _trainer(model, args, data: RandomClips, size: str, setting: str, callbacks:
     from ser.learning.finetune.trainer import ClipTrainer
 
     extractor = Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=size == "large")
-    collator = ClipCollator(extractor) if setting == "workbench" else PadToLongestClip(extractor, max(data.lengths))
+    collator = PadToLongestClip(extractor, max(data.lengths)) if setting == "report" else ClipCollator(extractor)
     trainer = ClipTrainer(model=model, args=args, data_collator=collator, train_dataset=data,
                           processing_class=extractor, callbacks=callbacks)
     trainer.remove_callback(PrinterCallback)  # stdout carries the JSON only
@@ -207,7 +302,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="CPU, tiny config, a few steps")
     parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=None)
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps per setting")
+    parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(SETTINGS))
+    parser.add_argument("--clips", type=int, default=None, help="clips per setting (timed)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps before the timed ones")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
@@ -216,33 +312,62 @@ def main() -> None:
     if not args.smoke and not torch.cuda.is_available():
         parser.error("no CUDA device: run with --smoke, or on a machine with a GPU")
     sizes = args.sizes or (["tiny"] if args.smoke else ["base", "large"])
-    steps = args.steps or (3 if args.smoke else 20)
+    clips = args.clips or (48 if args.smoke else 2560)
     warmup = args.warmup if args.warmup is not None else (1 if args.smoke else 3)
-    if steps < 1 or warmup < 0:
-        parser.error("--steps must be 1 or more and --warmup 0 or more")
+    if clips < 1 or warmup < 0:
+        parser.error("--clips must be 1 or more and --warmup 0 or more")
     name = "finetune-smoke.json" if args.smoke else "finetune.json"  # a smoke run never overwrites GPU figures
     out = Path(args.out or Path(__file__).parent / "results" / name)
+    card = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    peak = datasheet_peak(card)
+    attainable = matmul_peak()
 
     results = {}
     for size in sizes:
         results[size] = {}
-        for setting in ("report", "workbench"):
-            print(f"{size} / {setting} settings: {steps} steps…", file=sys.stderr)
-            results[size][setting] = measure(size, setting, steps, warmup, args.smoke)
-            print(f"  {json.dumps(results[size][setting])}", file=sys.stderr)
-        ours, theirs = results[size]["workbench"], results[size]["report"]
-        if "clips_per_s" in ours and "clips_per_s" in theirs:
-            results[size]["speedup"] = round(ours["clips_per_s"] / theirs["clips_per_s"], 2)
-    speedups = [r.get("speedup") for r in results.values()]
+        curve = flop_curve(size)
+        for setting in args.settings:
+            print(f"{size} / {setting} settings: {clips} clips…", file=sys.stderr, flush=True)
+            row = measure(size, setting, clips, warmup, args.smoke)
+            lengths = row.pop("_lengths", None)
+            if lengths and "seconds" in row:
+                rate = model_flops(size, curve, lengths) / row["seconds"]
+                row["model_tflops_per_s"] = round(rate / 1e12, 4)
+                if peak:
+                    row["mfu_of_datasheet_bf16"] = round(rate / peak, 3)
+                if attainable:
+                    row["share_of_measured_matmul"] = round(rate / attainable, 3)
+            results[size][setting] = row
+            print(f"  {json.dumps(row)}", file=sys.stderr, flush=True)
+        theirs = results[size].get("report", {}).get("clips_per_s")
+        for setting in SETTINGS[1:]:
+            ours = results[size].get(setting, {}).get("clips_per_s")
+            if ours and theirs:
+                results[size][f"speedup_{setting}"] = round(ours / theirs, 2)
+        results[size]["gflop_per_clip_second"] = round(float(np.polyval(curve, _frames(
+            __import__("transformers").Wav2Vec2Config(**SIZES[size]), RATE))) / 1e9, 2)
+    targets = {"large": 2.5, "base": 2.0}
+    met = {}
+    for size, target in targets.items():
+        if size in results:
+            best = max((results[size].get(f"speedup_{s}") or 0) for s in SETTINGS[1:])
+            met[f"{size}_speedup_at_least_{target}x"] = best >= target
+    mfus = [res.get(s, {}).get("mfu_of_datasheet_bf16") for res in results.values() for s in SETTINGS[1:]]
+    met["mfu_at_least_40_percent"] = any(m is not None and m >= 0.4 for m in mfus)
     result = {
         "benchmark": "finetune/throughput",
-        "mode": f"smoke (CPU, fp32 for both, batches scaled down: {SMOKE})" if args.smoke else "gpu",
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "mode": f"smoke (CPU, fp32 for all, batches scaled down: {SMOKE})" if args.smoke else "gpu",
+        "device": card, "gpu_bf16_peak_datasheet_tflops": peak and round(peak / 1e12, 1),
+        "gpu_bf16_matmul_measured_tflops": attainable and round(attainable / 1e12, 1),
         "data": "random audio, CREMA-D length: normal 2.5 s +/- 0.5 s within 1.3-5.0 s, longest 5.0 s",
-        "steps": steps, "warmup_steps": warmup, "sizes": {s: SIZES[s] or "Wav2Vec2Config defaults" for s in sizes},
-        "results": results, "target_speedup": 2.0,
-        "met": None if args.smoke else all(s is not None and s >= 2.0 for s in speedups),
-        "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__},
+        "clips_per_setting": clips, "warmup_steps": warmup,
+        "sizes": {s: SIZES[s] or "Wav2Vec2Config defaults" for s in sizes},
+        "flops": "useful FLOPs: forward+backward per clip at its own length, FlopCounterMode, no padding or "
+                 "recomputation; MFU = model FLOP/s over the datasheet's dense bf16 peak",
+        "results": results, "targets": {"speedup": targets, "mfu": 0.4},
+        "met": None if args.smoke else met,
+        "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__,
+                     "cuda": torch.version.cuda},
         "machine": machine(), "measured": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ class Predictor:
         self.run = run
         self.window_s = float(run.info["spec"].get("max_seconds") or BASELINE_WINDOW_S)
         self.native_rate = False  # whether the model's features take audio at the file's own rate
+        self.device = "cpu"  # where the model runs: a wav2vec2 run's on the GPU when there is one
         self._classify = self._baseline() if run.kind == "baseline" else self._wav2vec2()
 
     def predict(self, audio: np.ndarray, rate: int = SAMPLE_RATE) -> Prediction:
@@ -88,14 +89,15 @@ class Predictor:
         if not (folder / "config.json").exists():
             raise RunError(f"run {self.run.run_id} has no saved model in {folder}.")
         extractor = AutoFeatureExtractor.from_pretrained(folder)
-        model = AutoModelForAudioClassification.from_pretrained(folder, use_safetensors=True).eval()
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"  # fp32 on both: the saved model's numbers
+        model = AutoModelForAudioClassification.from_pretrained(folder, use_safetensors=True).eval().to(self.device)
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
 
         def classify(audio, rate):
-            inputs = extractor(audio, sampling_rate=rate, return_tensors="pt")
-            with torch.no_grad():
+            inputs = extractor(audio, sampling_rate=rate, return_tensors="pt").to(self.device)
+            with torch.inference_mode():
                 logits = model(**inputs).logits
-            return torch.softmax(logits, dim=-1)[0].numpy()
+            return torch.softmax(logits.float(), dim=-1)[0].cpu().numpy()
 
         return classify
 
