@@ -182,3 +182,45 @@ def test_cancel_mid_step_of_a_finetune_job_keeps_the_last_checkpoint(corpus, tmp
     finally:
         worker.kill()
         worker.wait(timeout=10)
+
+
+class EndedProcess:
+    """A job process that has ended, as JobProcess reports it."""
+
+    def __init__(self, how, number):
+        self.exit_info = (how, number)
+
+    def outcome(self):
+        return child.JobProcess.outcome(self)
+
+
+def running_run(log=""):
+    from ser.runs import create_run
+
+    run = create_run("baseline", {}, {}, status="running")
+    (run.path / child.LOG_FILE).write_text(log)
+    return run
+
+
+@pytest.mark.parametrize("how, number, log, status, says", [
+    ("killed", signal.SIGKILL, "step 3\n", "interrupted", "killed by SIGKILL without being asked"),
+    ("exited", 1, "  exitcode  : -9 (pid: 123)\n", "interrupted", "a training process was killed by SIGKILL"),
+    ("exited", 3, "Traceback ...\nMemoryError\n", "failed", "ended with exit status 3. Last log lines:"),
+    ("exited", 0, "", "failed", "ended without recording a result"),
+])
+def test_a_job_process_that_ended_without_a_final_state(how, number, log, status, says):
+    from ser.jobs.control import _settle
+
+    run = running_run(log)
+    _settle(run, EndedProcess(how, number), None)
+    settled = load_run(run.run_id)
+    assert settled.status == status and says in settled.info["error"], settled.info["error"]
+
+
+def test_a_job_that_recorded_its_own_end_keeps_it():
+    from ser.jobs.control import _settle
+    from ser.runs import update_run
+
+    run = update_run(running_run(), status="failed", error="ConfigError: no clips")
+    _settle(load_run(run.run_id), EndedProcess("exited", 1), None)
+    assert load_run(run.run_id).info["error"] == "ConfigError: no clips"

@@ -55,3 +55,15 @@ def test_a_failing_candidate_scores_nan_and_is_not_chosen(data):
     result = grid_search(make_pipeline("svm", 3), {"clf__C": [-1.0, 1.0]}, X, y, splits, jobs=1)
     assert np.isnan(result.fold_scores[0]).all()
     assert result.best_params == {"clf__C": 1.0}
+
+
+def test_every_finished_fit_is_handed_over_as_it_finishes(data):
+    X, y = data
+    splits = list(StratifiedKFold(3).split(X, y))
+    fits = []
+    result = grid_search(make_pipeline("svm", 3), {"clf__C": [0.1, 1]}, X, y, splits, jobs=2, on_fit=fits.append)
+    assert len(fits) == 6
+    assert sorted((f["candidate"], f["fold"]) for f in fits) == [(c, f) for c in range(2) for f in range(3)]
+    for fit in fits:
+        assert fit["params"] == result.candidates[fit["candidate"]]
+        assert fit["score"] == result.fold_scores[fit["candidate"], fit["fold"]]

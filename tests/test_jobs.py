@@ -9,6 +9,7 @@ import pytest
 
 from ser.learning.baselines import BaselineSpec
 from ser.data.corpus import load_corpus
+from ser.jobs.child import alive, descendants
 from ser.jobs.control import cancel, log_tail, refresh, resume, submit_baseline
 from ser.runs import load_run
 from ser.jobs.worker import live_workers
@@ -61,7 +62,9 @@ def test_cancel_stops_a_running_grid_search(corpus, worker_process):
     run = submit_baseline(BaselineSpec(model="rf", grid="report", jobs=1), corpus)  # 270 forest fits: minutes
     wait_for_progress(run.run_id, "grid search")
     cancel(run.run_id)
-    assert wait_for(run.run_id, {"cancelled", "finished", "failed"}).status == "cancelled"
+    cancelled = wait_for(run.run_id, {"cancelled", "finished", "failed"})
+    assert cancelled.status == "cancelled"
+    assert "of 216 fits had finished" in cancelled.info["error"]  # 54 candidates x 4 speaker-grouped folds
 
 
 def test_cancel_of_a_queued_job_without_a_worker(corpus):
@@ -76,8 +79,14 @@ def test_a_killed_worker_leaves_an_interrupted_job_that_resumes(corpus, worker_p
 
     run = submit_baseline(BaselineSpec(model="rf", grid="report", jobs=1), corpus)
     wait_for_progress(run.run_id, "grid search")
+    below = descendants(worker_process.pid)  # the job's child process
+    assert below
     os.killpg(worker_process.pid, signal.SIGKILL)
     worker_process.wait(timeout=10)
+    deadline = time.monotonic() + 10  # the parent-death signal ends the job's process with its worker
+    while [pid for pid, started in below.items() if alive(pid, started)]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     interrupted = wait_for(run.run_id, {"interrupted"}, timeout=60)
     assert "stopped before the job finished" in interrupted.info["error"]
     assert (done.path / "run.json").read_text() == before  # the finished run is untouched

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ser.data.corpus import load_corpus
-from ser.jobs import worker
+from ser.jobs import child, worker
 from ser.jobs.control import refresh, submit_baseline
 from ser.learning.baselines import BaselineSpec
 from ser.runs import load_run
@@ -172,9 +172,15 @@ def test_sigterm_during_a_job_ends_the_worker_and_the_job_is_interrupted(start_w
     while "grid search" not in load_run(run.run_id).info.get("progress", {}).get("message", ""):
         assert time.monotonic() < deadline, load_run(run.run_id).info.get("progress")
         time.sleep(0.1)
+    below = child.descendants(process.pid)  # the job's child process
+    assert below
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=10)
-    assert refresh(load_run(run.run_id)).status == "interrupted"
+    assert not [pid for pid, started in below.items() if child.alive(pid, started)]  # no orphaned work
+    stopped = load_run(run.run_id)
+    assert stopped.status == "interrupted", stopped.info  # written by the worker itself, no refresh needed
+    assert "its worker was stopped" in stopped.info["error"]
+    assert refresh(stopped).status == "interrupted"
 
 
 CLIENT = ("import time; from ser.jobs import worker\n"

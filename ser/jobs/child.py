@@ -25,8 +25,10 @@ import threading
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..runs import FINAL_STATES, Run, load_run, update_run
+if TYPE_CHECKING:  # the worker imports this module at its start; pandas (through ser.runs) waits for a job
+    from ..runs import Run
 
 LOG_FILE = "job.log"
 PR_SET_PDEATHSIG = 1
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m ser.jobs.child RUN_ID", file=sys.stderr)
         return 2
     end_on_sigterm()
+    from ..runs import FINAL_STATES, load_run, update_run
+
     run = load_run(argv[0])
     handler = log_to(run)
     try:
@@ -239,7 +243,7 @@ class JobProcess:
         self.run = run
         self.argv = argv
         self.known: dict[int, int] = {}  # every descendant seen so far: {pid: start time}
-        env = {**os.environ, "SER_CACHE": str(config.cache_dir()),
+        env = {"TQDM_DISABLE": "1", **os.environ, "SER_CACHE": str(config.cache_dir()),  # no progress bars in the log
                "PYTHONPATH": os.pathsep.join(filter(None, [str(config.PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
         with open(run.path / LOG_FILE, "ab") as out:  # tracebacks, torchrun's messages, warnings: into the log
             self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

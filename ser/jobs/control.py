@@ -70,7 +70,10 @@ def execute(run_id: str) -> Run:
     from .worker import current_worker, set_current_run
 
     run = load_run(run_id)
-    if run.status != "queued" or _stopping.is_set():
+    if run.status != "queued":
+        return run
+    if _stopping.is_set():  # taken off the queue while the worker stops: back on it, for the next worker
+        enqueue(run_id)
         return run
     update_run(run, status="running", worker=current_worker(), error=None)
     set_current_run(run_id)

@@ -283,9 +283,9 @@ def _consume(auto: bool) -> int:
         consumer.run()
     finally:
         watch_stop.set()
-        from .control import stop_current_job
-
-        stop_current_job()  # the job's processes end with the worker
+        control = sys.modules.get(f"{__package__}.control")  # imported with the first job, not before
+        if control is not None:
+            control.stop_current_job()  # the job's processes end with the worker
         heartbeat.stop()
     return 0
 
