@@ -2,11 +2,12 @@
 # The GPU figures in one short run (issue 14), on a machine with one CUDA GPU and a stock PyTorch image:
 # fine-tuning throughput and MFU of base- and large-sized wav2vec2 (the workbench's settings against the
 # report's), the latency of classifying an upload with a base-sized run, and embedding extraction
-# throughput (when benchmarks/embeddings.py exists). Each part has its own time limit, so one failure
+# throughput, and where a fine-tuning step's time goes (finetune_probe.py). Each part has its own time limit, so one failure
 # leaves the others' figures; everything lands in $OUT (default benchmarks/results/gpu/).
 #
 #   bash benchmarks/gpu.sh                    # all parts
-#   PARTS="inference" bash benchmarks/gpu.sh  # some: finetune-large finetune-base inference probe embeddings
+#   PARTS="inference" bash benchmarks/gpu.sh  # some: finetune-large finetune-base inference embeddings probe
+#   LARGE="report workbench" BASE=... bash benchmarks/gpu.sh   # fewer fine-tuning settings (default: all)
 #
 # Packages the image lacks (the pinned transformers, soundfile, soxr) are installed from wheels in .whl/
 # when that folder exists (pip download ... -d .whl, see /work/.library/device/README.md); elsewhere the
@@ -15,7 +16,7 @@ set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/results/gpu}
 PY=${PYTHON:-python3}
-PARTS=${PARTS:-finetune-large finetune-base inference probe embeddings}
+PARTS=${PARTS:-finetune-large finetune-base inference embeddings probe}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1
 
@@ -40,12 +41,13 @@ part() {  # part NAME SECONDS COMMAND...: run with a time limit, stderr to $OUT/
 }
 
 # at most 8 files come back from the device machine: machine.txt, gpu.log and one JSON per part
-part finetune-large 240 "$PY" benchmarks/finetune.py --sizes large --clips 1536 --out "$OUT/finetune-large.json"
-part finetune-base 150 "$PY" benchmarks/finetune.py --sizes base --out "$OUT/finetune-base.json"
+ALL="report workbench workbench-b32 workbench-pad workbench-b32-pad"
+part finetune-large 230 "$PY" benchmarks/finetune.py --sizes large --clips 1536 --settings ${LARGE:-$ALL} \
+  --out "$OUT/finetune-large.json"
+part finetune-base 150 "$PY" benchmarks/finetune.py --sizes base --clips 1536 --settings ${BASE:-$ALL} \
+  --out "$OUT/finetune-base.json"
 part inference 90 "$PY" benchmarks/inference.py --out "$OUT/inference-gpu.json"
-part probe 150 "$PY" benchmarks/finetune_probe.py --out "$OUT/probe.json"
-if [ -f benchmarks/embeddings.py ]; then
-  part embeddings 150 "$PY" benchmarks/embeddings.py --device cuda --out "$OUT/embeddings-gpu.json"
-fi
+part embeddings 120 "$PY" benchmarks/embeddings.py --device cuda --size base large --out "$OUT/embeddings-gpu.json"
+part probe 100 "$PY" benchmarks/finetune_probe.py --out "$OUT/probe.json"
 cat "$OUT/versions.txt" >>"$OUT/machine.txt"; rm -f "$OUT/versions.txt"
 ls -la "$OUT"
