@@ -15,7 +15,8 @@ real checkpoint would be.
     .venv/bin/python benchmarks/embeddings.py --smoke              # CPU, tiny config, a few clips, seconds
 
 Both paths are timed in alternating rounds (``--rounds``) after one untimed warm-up each; the median round
-counts. Peak memory: the process' resident set sampled every 5 ms during each path's rounds (CPU), or
+counts. Peak memory: the process' resident set sampled every 5 ms during each path's rounds (CPU; both
+models are loaded, so ``rss_at_start_mib`` gives the level a round started from), or
 ``torch.cuda.max_memory_allocated`` (GPU). The pooled vectors of both paths are compared (cosine): a
 group-normalised model (base) normalises its first convolution over the padded length, so its batched
 vectors move slightly with the padding; a layer-normalised one (large) gives the same vectors.
@@ -102,9 +103,10 @@ class PeakMemory:
     """Peak resident memory (CPU) or peak allocated GPU memory while the block runs, in MiB."""
 
     def __init__(self, cuda: bool):
-        self.cuda, self.peak_mib = cuda, 0.0
+        self.cuda, self.peak_mib, self.start_mib = cuda, 0.0, 0.0
 
     def __enter__(self):
+        self.start_mib = _rss_mib()
         if self.cuda:
             import torch
 
@@ -155,6 +157,7 @@ def measure(size: str, device: str, clips: list[np.ndarray], rounds: int, batch_
         loop.embed(clips[:2])
         times = {"batched": [], "loop": []}
         peaks = {"batched": 0.0, "loop": 0.0}
+        starts = {"batched": [], "loop": []}
         vectors = {}
         for r in range(rounds):
             for name in (("batched", "loop") if r % 2 == 0 else ("loop", "batched")):
@@ -166,6 +169,7 @@ def measure(size: str, device: str, clips: list[np.ndarray], rounds: int, batch_
                         torch.cuda.synchronize()
                     times[name].append(time.perf_counter() - started)
                 peaks[name] = max(peaks[name], memory.peak_mib)
+                starts[name].append(memory.start_mib)
         a, b = vectors["batched"], vectors["loop"]
         cosine = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
         row = {"size": size, "device": device, "device_name": torch.cuda.get_device_name() if cuda else "cpu",
@@ -178,7 +182,8 @@ def measure(size: str, device: str, clips: list[np.ndarray], rounds: int, batch_
         for name in ("batched", "loop"):
             median = statistics.median(times[name])
             row[name] = {"clips_per_s": round(len(clips) / median, 2), "seconds": [round(t, 2) for t in times[name]],
-                         "peak_mib": round(peaks[name], 1)}
+                         "peak_mib": round(peaks[name], 1),
+                         "rss_at_start_mib": round(min(starts[name]), 1)}
         row["speedup"] = round(row["batched"]["clips_per_s"] / row["loop"]["clips_per_s"], 2)
         row["cosine_batched_vs_loop"] = {"min": round(float(cosine.min()), 5), "mean": round(float(cosine.mean()), 5)}
         row["peak_memory_kind"] = "torch.cuda.max_memory_allocated" if cuda else "process RSS"

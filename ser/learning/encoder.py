@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 RATE = 16_000
 WHISPER_SECONDS = 30.0
-CPU_BATCH_SECONDS = 20.0  # padded audio per batch: measured best on 2 cores (benchmarks/embeddings.py)
+CPU_BATCH_SECONDS = 10.0  # padded audio per batch: 10 s beat 20 s on 2 cores (benchmarks/embeddings.py)
 GPU_BATCH_SECONDS = 400.0
 MAX_BATCH_CLIPS = 128
 HASH_CHUNK = 1 << 22
