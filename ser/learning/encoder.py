@@ -247,8 +247,8 @@ class SpeechEncoder:
             frames = states[0].shape[1]
             counts = self._frames(lengths).clamp(1, frames).to(self.device)
             keep = (torch.arange(frames, device=self.device)[None, :] < counts[:, None]).float()
-            stacked = torch.stack([h.float() for h in states], dim=1)  # batch x states x frames x size
-            pooled = torch.einsum("blfd,bf->bld", stacked, keep) / counts[:, None, None].float()
+            pooled = torch.stack([torch.einsum("bfd,bf->bd", h.float(), keep) for h in states], dim=1)
+            pooled = pooled / counts[:, None, None].float()  # batch x hidden states x size
         return pooled.cpu().numpy().astype(np.float32, copy=False)
 
     def _frames(self, lengths):
