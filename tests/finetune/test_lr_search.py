@@ -240,7 +240,7 @@ def test_algorithm1_resumed_reuses_finished_candidates_and_continues_the_retrain
 
 
 def test_the_page_queues_the_chosen_schedule_and_says_what_the_reports_score_measured(
-        monkeypatch, small_demo, demo_corpus, tiny_spec, stub_training):
+        monkeypatch, small_demo, demo_corpus, tiny_spec, tiny_model, stub_training):
     from pathlib import Path
 
     from streamlit.testing.v1 import AppTest
@@ -266,6 +266,8 @@ def test_the_page_queues_the_chosen_schedule_and_says_what_the_reports_score_mea
     table = next(f.value for f in app.dataframe if "score" in f.value.columns)
     assert list(table["round"]) == ["1 (5 epochs)"] * 3 + ["2 (10 epochs)"] * 3
 
+    app.selectbox(key="ft_model_choice").set_value(app.selectbox(key="ft_model_choice").options[-1])  # another
+    app.text_input(key="ft_model_custom").input(str(tiny_model))  # a model that is here (offline, the page checks)
     app.toggle(key="ft_search").set_value(True)
     app.selectbox(key="ft_schedule").set_value("fixed")
     app.number_input(key="ft_epochs_per_round").set_value(2)
