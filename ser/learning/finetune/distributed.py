@@ -13,9 +13,10 @@ Contract with the worker (ser.jobs): ``processes(spec)`` and ``launch_command(ru
 
 Environment:
 
-- ``SER_CPU_PROCESSES=N``: a worker without GPUs counts N devices, so a job asking for 2 (or all) runs in
-  N processes on the CPU with the gloo backend: the same code path as NCCL on GPUs, for tests and for
-  trying multi-process jobs on a laptop. Ignored where the worker has GPUs.
+- ``SER_CPU_PROCESSES=N`` (set where the worker starts): a worker without GPUs counts N devices, so a job
+  asking for up to N (``gpus=0``: all N) runs in that many processes on the CPU with the gloo backend: the
+  same code path as NCCL on GPUs, for tests and for trying multi-process jobs on a laptop. Ignored where
+  the worker has GPUs.
 - torchrun's own variables (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``) tell a process which one it is.
 
 A rank that dies (killed, out of memory) takes the job down: torchrun ends the other ranks and exits
