@@ -14,9 +14,9 @@ import pytest
 
 from ser.data.corpus import load_corpus
 from ser.jobs import child
-from ser.jobs.control import cancel, refresh, submit_baseline, submit_finetune
+from ser.jobs.control import cancel, refresh, submit_baseline, submit_finetune, submit_lr_search
 from ser.learning.baselines import BaselineSpec
-from ser.runs import FINAL_STATES, load_run
+from ser.runs import FINAL_STATES, list_runs, load_run
 
 ROOT = Path(__file__).resolve().parent
 # One SVM fit that runs for minutes on the small demo corpus (a sigmoid kernel with a huge C and a tiny
@@ -176,9 +176,20 @@ def test_cancel_mid_step_of_a_finetune_job_keeps_the_last_checkpoint(corpus, tmp
         assert done.status == "cancelled" and seconds < 10
         checkpoint = latest_checkpoint(done)
         assert f"the last checkpoint ({checkpoint.name}) is kept and resume continues from it" in done.info["error"]
-        assert "at step" in done.info["error"]
+        assert "last recorded step" in done.info["error"]
         wait_until(lambda: all_gone(processes), 5, lambda: left(processes))
         assert job_processes(worker) == {}
+
+        search = submit_lr_search(spec, corpus, init_lr=1e-3, epochs_per_round=300, max_rounds=1)
+        training = wait_until(lambda: [r for r in list_runs("wav2vec2") if r.info.get("parent") == search.run_id
+                                       and r.info.get("progress", {}).get("step")], 240,
+                              lambda: load_run(search.run_id).info.get("progress"))  # the worker took it at once
+        done, seconds = cancel_and_time(search.run_id)
+        assert done.status == "cancelled" and seconds < 10
+        assert "0 candidate(s) had been trained and scored" in done.info["error"]
+        [candidate] = training
+        assert load_run(candidate.run_id).status == "cancelled"  # the candidate in training with it
+        assert "cancelled with its learning-rate search" in load_run(candidate.run_id).info["error"]
     finally:
         worker.kill()
         worker.wait(timeout=10)

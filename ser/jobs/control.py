@@ -163,11 +163,13 @@ def cancel_summary(run: Run) -> str:
         from ..learning.baselines import finished_fits
 
         done, planned = finished_fits(run)
-        if planned:
-            return (f"cancelled by request: {done} of {planned} fits had finished (recorded in fits.jsonl); "
-                    "a resumed baseline starts again")
-        phase = (run.info.get("progress") or {}).get("message") or "its start"
-        return f"cancelled by request during {phase.split(' · ')[0]}; no fit had started"
+        phase = ((run.info.get("progress") or {}).get("message") or "").split(" · ")[0]
+        phase = "its start" if phase in ("", "queued", "running") else phase
+        if not planned:
+            return f"cancelled by request during {phase}; no fit had started"
+        after = f", then it was cancelled during {phase}" if done >= planned else ""
+        return (f"cancelled by request: {done} of {planned} fits had finished (recorded in fits.jsonl){after}; "
+                "a resumed baseline starts again")
     if run.kind == "wav2vec2":
         return "cancelled by request" + _training_summary(run)
     if run.kind == "lr-search":
@@ -181,7 +183,8 @@ def _training_summary(run: Run) -> str:
     from ..learning.finetune import latest_checkpoint
 
     progress = run.info.get("progress") or {}
-    where = f" at step {progress['step']} of {progress['total_steps']}" if progress.get("step") is not None else ""
+    where = f" (last recorded step: {progress['step']} of {progress['total_steps']})" \
+        if progress.get("step") is not None else ""
     checkpoint = latest_checkpoint(run)
     if checkpoint is None:
         return f"{where}; no checkpoint had been saved yet, so resume starts from the beginning"
