@@ -4,12 +4,13 @@ optimizer steps each, through Hugging Face's Trainer. The models are randomly in
 ``Wav2Vec2Config`` with the real sizes (no download), feature encoder frozen in both.
 
 - workbench: the ``TrainingArguments`` of ``ser.learning.finetune.trainer.training_arguments`` for a default
-  ``FinetuneSpec`` (batch 8 x 4 accumulation, bf16 autocast where supported else fp16, length-grouped
-  batches padded to their longest clip, no gradient checkpointing);
-- workbench-b32: the same with batch 32 x 1 accumulation: the same 32 clips per optimizer step, so the
-  same updates up to float rounding (wav2vec2 has no batch statistics), in fewer, fuller kernels;
-- workbench-pad, workbench-b32-pad: the same two, each batch padded up to a multiple of 0.25 s, so that
-  batch shapes repeat (cuDNN and the allocator meet a few shapes instead of one per batch);
+  ``FinetuneSpec`` (batch 32 x 1 accumulation, bf16 autocast where supported else fp16, length-grouped
+  batches padded to their longest clip rounded up to 0.25 s so that batch shapes repeat, no gradient
+  checkpointing);
+- workbench-8x4: the same with batch 8 x 4 (the same 32 clips per optimizer step: the same updates up to
+  float rounding, since wav2vec2 has no batch statistics), for GPUs with less memory;
+- workbench-unbucketed: the defaults with each batch padded to exactly its longest clip (one new shape per
+  batch, as before the 0.25 s rounding);
 - report: fp16, gradient checkpointing, batch 32 x 4 accumulation, random batches with every clip padded
   to the longest clip of the data set (5.0 s, CREMA-D's longest).
 
@@ -50,6 +51,7 @@ import numpy as np  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
 from machine import machine  # noqa: E402
+from ser.learning.finetune.data import PAD_SECONDS  # noqa: E402
 
 RATE = 16000
 LONGEST_S = 5.0  # CREMA-D's longest clip; its clips average about 2.5 s
@@ -65,11 +67,10 @@ SIZES = {
 
 # On 2 CPU cores a batch of 32 clips padded to 5 s takes ~15 s, so the smoke test scales both batches down
 # by 4 and both accumulations by 2 (the 4:1 ratio of batch sizes stays).
-SMOKE = {"workbench": {"batch_size": 2, "grad_accum": 2}, "workbench-b32": {"batch_size": 4, "grad_accum": 1},
-         "report": {"batch_size": 8, "grad_accum": 2}}
-SETTINGS = ("report", "workbench", "workbench-b32", "workbench-pad", "workbench-b32-pad")
-PAD_MULTIPLE = RATE // 4  # "-pad" settings: batches padded to a multiple of 0.25 s, so batch shapes repeat
-BATCH_32 = {"batch_size": 32, "grad_accum": 1}
+SMOKE = {"workbench": {"batch_size": 4, "grad_accum": 1}, "workbench-8x4": {"batch_size": 2, "grad_accum": 2},
+         "workbench-unbucketed": {"batch_size": 4, "grad_accum": 1}, "report": {"batch_size": 8, "grad_accum": 2}}
+SETTINGS = ("report", "workbench", "workbench-8x4", "workbench-unbucketed")
+BATCHES = {"workbench-8x4": {"batch_size": 8, "grad_accum": 4}}  # the others: the spec's defaults (32 x 1)
 # Dense bf16 peaks by the vendor's datasheets (SXM parts), in FLOP/s; H200 shares the H100's compute.
 PEAK_BF16 = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12}
 
@@ -113,8 +114,7 @@ def workbench_arguments(out: Path, steps: int, smoke: bool, setting: str = "work
     from ser.learning.finetune import FinetuneSpec
     from ser.learning.finetune.trainer import training_arguments
 
-    plain = setting.removesuffix("-pad")
-    batches = SMOKE[plain] if smoke else BATCH_32 if plain == "workbench-b32" else {}
+    batches = SMOKE[setting] if smoke else BATCHES.get(setting, {})
     # data-loader processes: the workbench's own default on a GPU (4); none on the CPU smoke run
     spec = FinetuneSpec(num_workers=None if torch.cuda.is_available() else 0, **batches)
     args = training_arguments(spec, out, 64).to_dict()
@@ -164,7 +164,7 @@ def measure(size: str, setting: str, clips: int, warmup: int, smoke: bool = Fals
               "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
               "gradient_checkpointing": bool(args.activation_checkpointing), "batches": args.train_sampling_strategy,
               "padding": "longest clip in the data" if setting == "report" else "longest clip in the batch"
-              + (f", rounded up to {PAD_MULTIPLE / RATE:g} s" if setting.endswith("-pad") else ""),
+              + ("" if setting == "workbench-unbucketed" else f", rounded up to {PAD_SECONDS:g} s"),
               "attention": model.config._attn_implementation, "data_loader_workers": args.dataloader_num_workers}
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -276,7 +276,7 @@ def _trainer(model, args, data: RandomClips, size: str, setting: str, callbacks:
 
     extractor = Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=size == "large")
     collator = PadToLongestClip(extractor, max(data.lengths)) if setting == "report" else ClipCollator(
-        extractor, pad_to_multiple_of=PAD_MULTIPLE if setting.endswith("-pad") else None)
+        extractor, pad_to_multiple_of=None if setting == "workbench-unbucketed" else -1)
     trainer = ClipTrainer(model=model, args=args, data_collator=collator, train_dataset=data,
                           processing_class=extractor, callbacks=callbacks)
     trainer.remove_callback(PrinterCallback)  # stdout carries the JSON only
@@ -308,7 +308,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="CPU, tiny config, a few steps")
     parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=None)
-    parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(SETTINGS[:3]))
+    parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(SETTINGS))
     parser.add_argument("--clips", type=int, default=None, help="clips per setting (timed)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps before the timed ones")
     parser.add_argument("--out", default=None)

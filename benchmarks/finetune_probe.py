@@ -4,7 +4,7 @@ figures showed the GPU mostly idle): the same random CREMA-D-length clips and ba
 - through a plain PyTorch loop (no Trainer) with bf16 or fp16 autocast, batches of clips sorted by length
   padded to their longest clip, or every clip padded to 5 s;
 - the frozen convolutional feature encoder alone (forward), bf16 and fp16;
-- one Trainer run of the workbench's setting (batch 32 x 1) under torch.profiler: the operators that
+- one Trainer run of the workbench's default setting (batch 32 x 1) under torch.profiler: the operators that
   take the most CPU and GPU time.
 
     python3 benchmarks/finetune_probe.py [--size base] [--out FILE.json]
@@ -97,11 +97,11 @@ def profile_trainer(size: str, steps: int = 8, smoke: bool = False) -> str:
     from torch.profiler import ProfilerActivity, profile
 
     out = Path(tempfile.mkdtemp(prefix="ser-probe-"))
-    args, per_step = workbench_arguments(out, steps, smoke, "workbench-b32")
+    args, per_step = workbench_arguments(out, steps, smoke, "workbench")
     data = RandomClips(per_step * steps)
     model = _model(size)
-    _trainer(model, workbench_arguments(out, 2, smoke, "workbench-b32")[0], data, size, "workbench-b32", []).train()
-    trainer = _trainer(model, args, data, size, "workbench-b32", [])
+    _trainer(model, workbench_arguments(out, 2, smoke, "workbench")[0], data, size, "workbench", []).train()
+    trainer = _trainer(model, args, data, size, "workbench", [])
     _sync()
     started = time.perf_counter()
     with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if DEVICE == "cuda" else [])) as prof:
@@ -110,7 +110,7 @@ def profile_trainer(size: str, steps: int = 8, smoke: bool = False) -> str:
     wall = time.perf_counter() - started
     averages = prof.key_averages()
     gpu_total = sum(e.self_device_time_total for e in averages) / 1e6
-    lines = [f"Trainer, workbench-b32, {steps} steps of {per_step} clips: wall {wall:.2f} s (profiled), "
+    lines = [f"Trainer, workbench defaults, {steps} steps of {per_step} clips: wall {wall:.2f} s (profiled), "
              f"GPU kernels {gpu_total:.2f} s in all",
              averages.table(sort_by="self_cpu_time_total", row_limit=18, max_name_column_width=60),
              averages.table(sort_by="self_device_time_total", row_limit=12, max_name_column_width=60)]

@@ -41,7 +41,7 @@ part() {  # part NAME SECONDS COMMAND...: run with a time limit, stderr to $OUT/
 }
 
 # at most 8 files come back from the device machine: machine.txt, gpu.log and one JSON per part
-ALL="report workbench workbench-b32 workbench-pad workbench-b32-pad"
+ALL="report workbench workbench-8x4 workbench-unbucketed"
 part finetune-large 230 "$PY" benchmarks/finetune.py --sizes large --clips 1536 --settings ${LARGE:-$ALL} \
   --out "$OUT/finetune-large.json"
 part finetune-base 150 "$PY" benchmarks/finetune.py --sizes base --clips 1536 --settings ${BASE:-$ALL} \

@@ -54,7 +54,7 @@ def test_collator_normalises_each_clip_and_pads(mask):
     rng = np.random.default_rng(0)
     items = [{"input_values": (3 + rng.standard_normal(n)).astype(np.float32), "labels": i}
              for i, n in enumerate((1600, 800))]
-    batch = ClipCollator(extractor)(items)
+    batch = ClipCollator(extractor, pad_to_multiple_of=None)(items)
     assert tuple(batch["input_values"].shape) == (2, 1600)
     assert batch["labels"].tolist() == [0, 1]
     short = batch["input_values"][1].numpy()
@@ -63,3 +63,22 @@ def test_collator_normalises_each_clip_and_pads(mask):
     assert ("attention_mask" in batch) == mask
     if mask:
         assert batch["attention_mask"].sum(dim=1).tolist() == [1600, 800]
+
+
+def test_batches_are_padded_to_a_quarter_second_so_that_shapes_repeat():
+    """Batches of different longest clips within one 0.25 s bucket get one shape (a GPU builds one cuDNN
+    plan per shape); the padding is zeros after each clip and masked where the model takes a mask."""
+    from transformers import Wav2Vec2FeatureExtractor
+
+    extractor = Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True)
+    rng = np.random.default_rng(1)
+    shapes = set()
+    for longest in (36100, 37000, 39990):  # 2.26-2.50 s: one bucket
+        items = [{"input_values": rng.standard_normal(n).astype(np.float32), "labels": 0} for n in (longest, 20000)]
+        batch = ClipCollator(extractor)(items)
+        shapes.add(tuple(batch["input_values"].shape))
+        assert batch["attention_mask"].sum(dim=1).tolist() == [longest, 20000]
+        assert not batch["input_values"][0, longest:].any()
+    assert shapes == {(2, 40000)}
+    assert tuple(ClipCollator(extractor)([{"input_values": np.ones(40001, np.float32), "labels": 0}])
+                 ["input_values"].shape) == (1, 44000)

@@ -85,3 +85,16 @@ def test_an_unavailable_model_is_a_clear_error(demo_corpus, tiny_spec, tmp_path,
     assert "save_pretrained" in error.value.detail and "Traceback" not in error.value.detail
     failed = list_runs()
     assert len(failed) == 1 and failed[0].status == "failed" and model in failed[0].info["error"]
+
+
+def test_a_gpu_out_of_memory_says_how_to_keep_the_clips_per_step():
+    import torch
+
+    from ser.learning.finetune import FinetuneSpec
+    from ser.learning.finetune.training import error_text
+
+    spec = FinetuneSpec(model="m", batch_size=32, grad_accum=1)
+    text = error_text(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), spec)
+    assert "ran out of memory with batches of 32 clips" in text
+    assert "--batch-size 8 --grad-accum 4" in text and "Tried to allocate 2.00 GiB" in text
+    assert error_text(ValueError("x"), spec) == "ValueError: x"

@@ -105,13 +105,21 @@ class ClipDataset:
         return {"input_values": audio, "labels": self.targets[i]}
 
 
+# Batches are padded to their longest clip rounded up to a multiple of this, so that batch shapes repeat:
+# on a GPU, each new input shape costs cuDNN a new plan for the convolutions, and with one shape per batch
+# that dominated a step (benchmarks/results/gpu/2026-11-26-run2/probe.json: 173 clips/s on first-seen shapes
+# against 747 once seen; 0.25 s buckets: 505, and 2.1x the clips/s of a large model's training).
+PAD_SECONDS = 0.25
+
+
 @dataclass
 class ClipCollator:
-    """Normalise each clip on its own (as the extractor does for a single clip), then pad the batch;
+    """Normalise each clip on its own (as the extractor does for a single clip), then pad the batch to its
+    longest clip rounded up to ``pad_to_multiple_of`` samples (default: ``PAD_SECONDS``);
     ``attention_mask`` only where the checkpoint was trained with one (``return_attention_mask``)."""
 
     extractor: object
-    pad_to_multiple_of: int | None = None
+    pad_to_multiple_of: int | None = -1  # -1: PAD_SECONDS at the extractor's rate; None: no rounding
 
     def __call__(self, items: list[dict]) -> dict:
         import torch
@@ -119,8 +127,9 @@ class ClipCollator:
         rate = getattr(self.extractor, "sampling_rate", SAMPLE_RATE)
         audio = [item["input_values"] for item in items]
         normalised = self.extractor(audio, sampling_rate=rate)["input_values"]
+        multiple = int(PAD_SECONDS * rate) if self.pad_to_multiple_of == -1 else self.pad_to_multiple_of
         batch = self.extractor.pad({"input_values": normalised}, padding=True, return_tensors="pt",
-                                   pad_to_multiple_of=self.pad_to_multiple_of,
+                                   pad_to_multiple_of=multiple,
                                    return_attention_mask=bool(getattr(self.extractor, "return_attention_mask", False)))
         batch["labels"] = torch.tensor([item["labels"] for item in items], dtype=torch.long)
         return batch

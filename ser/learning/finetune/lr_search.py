@@ -191,7 +191,7 @@ def run_lr_search(spec: FinetuneSpec, corpus: Corpus, run: Run | None = None, pr
     except Cancelled as exc:
         return record(run, status="cancelled", error=str(exc))
     except Exception as exc:
-        record(run, status="failed", error=error_text(exc))
+        record(run, status="failed", error=error_text(exc, spec))
         raise
     child = beam.children.get(best["run_id"]) or load_run(best["run_id"])
     return record(run, status="finished", best=best, metrics=child.info.get("metrics"),

@@ -57,7 +57,7 @@ def run_finetune(spec: FinetuneSpec, corpus: Corpus, run: Run | None = None, pro
         result = _fine_tune(spec, corpus, run, progress, should_stop, resume)
     except Exception as exc:
         lost = distributed.lost_peer(exc)  # another rank died: torchrun normally ends this one meanwhile
-        record(run, status="failed", error=error_text(lost or exc))
+        record(run, status="failed", error=error_text(lost or exc, spec))
         if lost:
             raise lost from exc
         raise
@@ -212,9 +212,18 @@ def _report(run: Run, progress: Progress | None, message: str) -> None:
         progress(current["done"], current["total"], message)
 
 
-def error_text(exc: Exception) -> str:
-    """What run.json says about a failure: the title and detail of a SerError, else the exception."""
-    return str(exc) if isinstance(exc, SerError) else f"{type(exc).__name__}: {exc}"
+def error_text(exc: Exception, spec: FinetuneSpec | None = None) -> str:
+    """What run.json says about a failure: the title and detail of a SerError, what to do when the GPU ran
+    out of memory, else the exception."""
+    if isinstance(exc, SerError):
+        return str(exc)
+    if type(exc).__name__ == "OutOfMemoryError" and spec is not None:  # torch.cuda.OutOfMemoryError
+        smaller = max(1, spec.batch_size // 4)
+        return (f"the GPU ran out of memory with batches of {spec.batch_size} clips of up to {spec.max_seconds:g} s. "
+                f"Lower the batch size and raise the gradient accumulation to keep the clips per step (e.g. "
+                f"--batch-size {smaller} --grad-accum {spec.grad_accum * spec.batch_size // smaller}), or lower "
+                f"the max clip length. ({str(exc).splitlines()[0] if str(exc) else 'CUDA out of memory'})")
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _now() -> str:
