@@ -6,11 +6,12 @@ import streamlit as st
 from ser.learning.baselines import BaselineSpec, grid_size
 from ser.errors import SerError
 from ser.learning.features import FEATURE_SETS
-from ser.jobs.control import refresh, submit_baseline
+from ser.jobs.control import submit_baseline
 from ser.params import spec_params
-from ser.runs import list_runs, runs_table
+from ser.runs import runs_table
 from ser.learning.splits import WHY_SPLITS_MATTER
-from ui.jobs_panel import active_jobs, stopped_job
+from ui.jobs_panel import active_jobs
+from ui.live import announce, current_runs
 from ui.run_report import delete_box, pick_run, show_run
 from ui.sidebar import corpus_sidebar
 from ui.spec_form import spec_form
@@ -52,7 +53,8 @@ if started:
             spec = BaselineSpec(**settings).validate()
             run = submit_baseline(spec, corpus)
             st.session_state["baseline_open"] = run.run_id
-            st.toast(f"Started {run.run_id}")
+            announce(f"Queued {run.run_id}")
+            st.rerun()  # from the top, so that the sidebar's watch sees the new job and follows it
         except SerError as exc:
             show_error(exc)
 
@@ -62,14 +64,12 @@ active_jobs(("baseline",))
 
 # ------------------------------------------------------------------ runs
 st.header("Runs")
-runs = [refresh(run) for run in list_runs()]
+runs = current_runs()
 if not runs:
     st.info("No runs yet: start one above, or from a terminal with `python -m ser baseline --model svm`.")
     st.stop()
 table = runs_table(runs)
 st.dataframe(table.round(3), hide_index=True, key="runs_table")
 run = pick_run(runs, "open_run", "baseline_open")
-if run.status in ("interrupted", "failed"):
-    stopped_job(run)
 show_run(run, key="baseline_run")
 delete_box(run, "confirm_delete", "delete_run", "baseline_open")

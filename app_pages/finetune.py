@@ -6,20 +6,21 @@ import streamlit as st
 from ser.errors import SerError
 from ser.learning.finetune import REPORT_MODELS, FinetuneSpec
 from ser.learning.finetune.lr_search import LrSearchSpec
-from ser.jobs.control import refresh, submit_finetune, submit_lr_search
+from ser.jobs.control import submit_finetune, submit_lr_search
+from ser.learning.finetune.model import locate_model
 from ser.params import spec_params
-from ser.runs import list_runs
 from ser.jobs.worker import live_workers
-from ui.jobs_panel import job_progress, stopped_job
+from ui.jobs_panel import job_progress
+from ui.live import ACTIVE, any_active, current_runs, live_fragment
 from ui.run_report import delete_box, pick_run, show_run
 from ui.sidebar import corpus_sidebar
 from ui.spec_form import spec_form
-from ui.state import show_error
 from ser.runs import comparison_table
-from ui.training_view import curves, live_status, search_chart
+from ui.training_view import curves, search_chart, training_facts
 
 OTHER = "another hub id or a local folder…"
 KINDS = ("wav2vec2", "lr-search")
+NOTICE = "ft_notice"  # what the last Start said: the model's source and the queued run, or why nothing was queued
 
 corpus = corpus_sidebar()
 st.title("Fine-tuning wav2vec2: how do pretrained models and settings matter?")
@@ -36,7 +37,7 @@ if workers and not any(str(w.get("device", "")).startswith("cuda") for w in work
                "`python -m ser worker` on a GPU machine that shares this cache (see the README).",
                icon=":material/memory:")
 
-with st.form("finetune_form"):
+with st.form("finetune_form", enter_to_submit=False):  # Enter in the hub-id box never starts a job
     model_field = spec_params(FinetuneSpec)["model"]
     suggested = list(dict.fromkeys([model_field.default, *REPORT_MODELS]))
     columns = st.columns([2, 2])
@@ -56,33 +57,40 @@ if started:
         if corpus is None:
             raise SerError("pick a corpus in the sidebar first.", title="No corpus")
         spec = FinetuneSpec(model=model, **training).validate()
+        with st.spinner(f"Looking for {model}…"):
+            found = locate_model(spec.model)  # a folder, the local cache or the hub: fails here, not in the job
         run = (submit_lr_search(spec, corpus, **{**searching, "init_lr": spec.learning_rate}) if search
                else submit_finetune(spec, corpus))
         st.session_state["ft_open"] = run.run_id
-        st.toast(f"Queued {run.run_id}")
+        st.session_state[NOTICE] = ("success", f"Queued {run.run_id}: {found.message}")
     except SerError as exc:
-        show_error(exc)
+        st.session_state[NOTICE] = ("error", f"**{exc.title}**  \n{exc.detail}")
+    else:
+        st.rerun()  # from the top, so that the sidebar's watch sees the new job and follows it
+if NOTICE in st.session_state:
+    kind, text = st.session_state[NOTICE]
+    (st.success if kind == "success" else st.error)(text)
 
 
-@st.fragment(run_every=2.0)
 def live() -> None:
-    active = [refresh(r) for r in list_runs() if r.kind in KINDS and r.status in ("queued", "running")]
+    active = [r for r in current_runs(KINDS) if r.status in ACTIVE]
     if not active:
         return
     st.header("Training now")
     for run in active:
         job_progress(run)
-        st.caption(live_status(run))
+        if training_facts(run):
+            st.caption(training_facts(run))
         if run.kind == "lr-search":
             search_chart(run, key=f"live_{run.run_id}")
         else:
             curves(run, key=f"live_{run.run_id}")
 
 
-live()
+live_fragment(live, any_active(current_runs(KINDS)))()
 
 st.header("Runs")
-runs = [refresh(r) for r in list_runs() if r.kind in KINDS]
+runs = current_runs(KINDS)
 if not runs:
     st.info("No fine-tuning run yet. Start one above, or from a terminal: "
             "`python -m ser finetune --model facebook/wav2vec2-base-960h --wait`.")
@@ -92,8 +100,6 @@ if not table.empty:
     st.markdown("Laid out like the report's Table 5 (epochs: trained/asked; early stopping may end a run sooner).")
     st.dataframe(table.round(4), hide_index=True, key="ft_table")
 run = pick_run(runs, "ft_open_run", "ft_open")
-if run.status in ("interrupted", "failed", "cancelled"):
-    stopped_job(run)
 if run.kind == "lr-search":
     search_chart(run, key="ft_run")
 else:

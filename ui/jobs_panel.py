@@ -1,29 +1,30 @@
-"""Live view of queued and running jobs, with cancel and resume; polls the run folders."""
+"""Live view of queued and running jobs, with cancel and resume; polls the run folders while a job is
+queued or running (ui.live), and not otherwise."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ser.jobs.control import cancel, log_tail, refresh, resume
-from ser.runs import Run, list_runs
+from ser.jobs.control import cancel, log_tail, resume
+from ser.runs import Run
+from ui.live import ACTIVE, any_active, current_runs, live_fragment, progress_text
 
 
 def job_progress(run: Run) -> None:
     progress = run.info.get("progress") or {}
     done, total = progress.get("done", 0), max(progress.get("total", 0), 1)
-    text = progress.get("message", run.status)
-    if run.status == "queued":
-        text = "queued: waiting for a worker"
     columns = st.columns([5, 1])
-    columns[0].progress(min(done / total, 1.0), text=f"{run.run_id} · {text}")
+    columns[0].progress(min(done / total, 1.0) if run.status == "running" else 0.0,
+                        text=f"{run.run_id} · {progress_text(run)}")
     if columns[1].button("Cancel", key=f"cancel_{run.run_id}"):
         cancel(run.run_id)
         st.rerun()
 
 
 def stopped_job(run: Run) -> None:
-    """An interrupted or failed job: the reason, the log's last lines, and resume."""
-    st.error(f"**{run.run_id} {run.status}**  \n{run.info.get('error', '')}")
+    """An interrupted, failed or cancelled job: the reason (once), the log's last lines, and resume."""
+    reason = run.info.get("error") or {"cancelled": "cancelled on request"}.get(run.status, "no reason recorded")
+    st.error(f"**{run.run_id} {run.status}**  \n{reason}")
     tail = log_tail(run)
     if tail:
         with st.expander("Last lines of the job's log"):
@@ -33,11 +34,13 @@ def stopped_job(run: Run) -> None:
         st.rerun()
 
 
-@st.fragment(run_every=2.0)
 def active_jobs(kinds: tuple[str, ...]) -> None:
-    """Queued and running jobs of these kinds, refreshed every 2 s without reloading the page."""
-    runs = [refresh(run) for run in list_runs() if run.kind in kinds]
-    active = [run for run in runs if run.status in ("queued", "running")]
+    """Queued and running jobs of these kinds, redrawn every few seconds while there are any."""
+    live_fragment(_active_jobs, any_active(current_runs(kinds)))(kinds)
+
+
+def _active_jobs(kinds: tuple[str, ...]) -> None:
+    active = [run for run in current_runs(kinds) if run.status in ACTIVE]
     if not active:
         return
     st.subheader("Jobs")

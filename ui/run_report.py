@@ -10,6 +10,8 @@ import streamlit as st
 from ser.metrics import confusion_frame, report_frame
 from ser.runs import Run, delete_run
 from ui.charts import confusion_heatmap
+from ui.jobs_panel import stopped_job
+from ui.live import STOPPED
 
 
 def show_run(run: Run, key: str) -> None:
@@ -22,11 +24,12 @@ def show_run(run: Run, key: str) -> None:
     if corpus.get("synthetic"):
         st.caption("Trained on the synthetic demo corpus: the numbers show the workbench works, not how well "
                    "emotion can be recognised.")
-    if info.get("status") != "finished":
-        if info.get("error"):
-            st.error(f"**Run {info.get('status')}**  \n{info['error']}")
-        else:
-            st.info(f"This run is {info.get('status')}.")
+    if run.status in STOPPED:
+        stopped_job(run)  # the reason once, the log's last lines, resume or run again
+        return
+    if run.status != "finished":
+        st.info(f"This run is {run.status}: its progress is shown above, and this view fills in by itself "
+                "when it ends.")
         return
     columns = st.columns(4)
     columns[0].metric("Macro-F1", f"{metrics['macro_f1']:.3f}")
@@ -95,9 +98,14 @@ def delete_box(run: Run, checkbox_key: str, button_key: str, opened_key: str) ->
 
 
 def pick_run(runs: list[Run], key: str, opened_key: str) -> Run:
-    """A selectbox over runs, opened on the one just started (``opened_key`` in the session) if any."""
-    ids = [run.run_id for run in runs]
-    default = st.session_state.get(opened_key)
-    chosen = st.selectbox("Open a run", ids, index=ids.index(default) if default in ids else 0, key=key,
-                          format_func=lambda run_id: next(r.label() for r in runs if r.run_id == run_id))
+    """A selectbox over runs (each labelled with its status), switched once to the one just started
+    (``opened_key`` in the session) if any."""
+    labels = {run.run_id: run.label() for run in runs}
+    shown_key = f"{key}_shown_label"
+    if st.session_state.get(opened_key) in labels:
+        st.session_state[key] = st.session_state.pop(opened_key)
+    elif st.session_state.get(key) in labels and st.session_state.get(shown_key) != labels[st.session_state[key]]:
+        st.session_state[key] = st.session_state[key]  # set again, so the browser shows the new label (its status)
+    chosen = st.selectbox("Open a run", list(labels), key=key, format_func=labels.__getitem__)
+    st.session_state[shown_key] = labels[chosen]
     return next(r for r in runs if r.run_id == chosen)

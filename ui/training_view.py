@@ -33,16 +33,15 @@ def curves(run: Run, key: str) -> None:
     st.plotly_chart(figure, key=f"{key}_curves")
 
 
-def live_status(run: Run) -> str:
+def training_facts(run: Run) -> str:
+    """What the progress bar does not say: time per epoch and the worker's device."""
     progress = run.info.get("progress") or {}
-    parts = [progress.get("message") or run.status]
+    parts = []
     if progress.get("seconds_per_epoch"):
         parts.append(f"{progress['seconds_per_epoch']:.0f} s per epoch")
-    if progress.get("eta_s") is not None:
-        parts.append(f"about {progress['eta_s'] / 60:.1f} min left")
     device = (run.info.get("worker") or {}).get("device")
     if device:
-        parts.append(device)
+        parts.append(f"on {device}")
     return " · ".join(parts)
 
 

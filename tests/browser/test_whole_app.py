@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from ser.learning.baselines import BaselineSpec, run_baseline
 from ser.data.corpus import load_corpus
 from net import free_port, wait_for_port
+from ui.live import POLL_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,22 +46,39 @@ def test_the_page_list_is_app_pys_and_holds_every_page_file():
 
 @pytest.fixture
 def app_url(small_demo, isolated_cache, monkeypatch):
+    """The app on the small demo corpus, with one finished run (for the pages that show runs)."""
     monkeypatch.setenv("SER_DATA", str(small_demo))
     run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), load_corpus(small_demo))
+    with serving(isolated_cache.parent) as url:
+        yield url
+
+
+@pytest.fixture
+def bare_app_url(small_demo, isolated_cache, monkeypatch):
+    """The app on the small demo corpus, with no run yet."""
+    monkeypatch.setenv("SER_DATA", str(small_demo))
+    with serving(isolated_cache.parent) as url:
+        yield url
+
+
+@contextmanager
+def serving(folder: Path):
+    """`streamlit run app.py` on a free port, offline from the Hugging Face hub, its log in ``folder``."""
     port = free_port()
-    log = open(isolated_cache.parent / "streamlit.log", "wb")
+    log = open(folder / "streamlit.log", "wb")
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.headless", "true"], cwd=ROOT, env={**os.environ}, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    wait_for_port(port, server, "streamlit (see streamlit.log in the test's folder)")
-    yield url
-    server.terminate()
+                               "--server.headless", "true"], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+        wait_for_port(port, server, "streamlit (see streamlit.log in the test's folder)")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
 
 
 def settle(page, timeout=90):
@@ -86,31 +105,119 @@ def problems_on(page) -> list[str]:
     return found
 
 
-def test_every_page_and_an_upload(chromium, app_url, tmp_path, small_demo):
+@contextmanager
+def browser_page(chromium):
     from playwright.sync_api import sync_playwright
 
-    shots = Path(os.environ.get("SER_SCREENSHOTS") or tmp_path / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=[
             "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            for shown in PAGES:
-                page.goto(f"{app_url}/{'' if shown['default'] else shown['url_path']}")
-                settle(page)
-                heading = shown["title"].split(" (")[0]  # "Clusters (RQ1)" in the menu, "Clusters: ..." as h1
-                assert page.locator("h1").first.inner_text().startswith(heading), shown
-                assert problems_on(page) == [], shown
-                page.screenshot(path=str(shots / f"{shown['url_path']}.png"), full_page=True)
-
-            clip = next((Path(small_demo) / "AudioWAV").glob("*_ANG_*.wav"))
-            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(clip))
-            page.get_by_text("Predicted emotion").wait_for(timeout=60_000)
-            settle(page)
-            value = page.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
-            assert value in {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
-            assert problems_on(page) == []
-            page.screenshot(path=str(shots / "try-uploaded.png"), full_page=True)
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
         finally:
             browser.close()
+
+
+def test_every_page_and_an_upload(chromium, app_url, tmp_path, small_demo):
+    shots = Path(os.environ.get("SER_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with browser_page(chromium) as page:
+        for shown in PAGES:
+            page.goto(f"{app_url}/{'' if shown['default'] else shown['url_path']}")
+            settle(page)
+            heading = shown["title"].split(" (")[0]  # "Clusters (RQ1)" in the menu, "Clusters: ..." as h1
+            assert page.locator("h1").first.inner_text().startswith(heading), shown
+            assert problems_on(page) == [], shown
+            page.screenshot(path=str(shots / f"{shown['url_path']}.png"), full_page=True)
+
+        clip = next((Path(small_demo) / "AudioWAV").glob("*_ANG_*.wav"))
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(clip))
+        page.get_by_text("Predicted emotion").wait_for(timeout=60_000)
+        settle(page)
+        value = page.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
+        assert value in {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
+        assert problems_on(page) == []
+        page.screenshot(path=str(shots / "try-uploaded.png"), full_page=True)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the select box labelled ``label``."""
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def opened_run(page) -> tuple[str, str]:
+    """The run id and status the "Open a run" box shows (its label: ``run id · model · ... · status``)."""
+    box = page.get_by_role("combobox", name="Open a run", exact=True)
+    label = box.input_value() if box.count() else ""
+    return label.split(" · ", 1)[0], label.rsplit(" · ", 1)[-1]
+
+
+def count_sent(page) -> list[float]:
+    """When the browser sent something to the app (a rerun request, a widget change): a list that grows."""
+    sent = []
+    page.on("websocket", lambda socket: socket.on("framesent", lambda payload: sent.append(time.monotonic())))
+    return sent
+
+
+def test_jobs_seen_live_started_cancelled_and_polling_stops(chromium, bare_app_url):
+    """On Baselines, a job started from the page is seen going from queued/running to finished, and a grid job
+    cancelled from its panel is seen cancelled, with no reload and no click after Start or Cancel; once
+    nothing is queued or running, the page stops asking the app for anything."""
+    with browser_page(chromium) as page:
+        sent = count_sent(page)
+        page.goto(f"{bare_app_url}/baselines")
+        settle(page)
+        choose(page, "Grid", "defaults only")
+        page.get_by_role("button", name="Start").click()
+        clicked = len(sent)
+        statuses, deadline = [], time.monotonic() + 180
+        while "finished" not in statuses:  # no click, no reload from here on: the page redraws itself
+            assert time.monotonic() < deadline, statuses
+            run_id, status = opened_run(page)
+            if run_id and status not in statuses:
+                statuses.append(status)
+            page.wait_for_timeout(200)
+        assert {"queued", "running"} & set(statuses[:-1]), statuses
+        assert len(sent) - clicked >= 2, "the page did not ask for news while the job ran"
+        page.get_by_text("Macro-F1").first.wait_for(timeout=30_000)  # the finished run's report, drawn by itself
+        page.wait_for_timeout(POLL_SECONDS * 2 * 1000)  # (Playwright hands over events while it waits, not in sleep)
+        before = len(sent)
+        page.wait_for_timeout(POLL_SECONDS * 4 * 1000)
+        assert len(sent) == before, "the page kept polling with nothing queued or running"
+
+        choose(page, "Model", "random forest")
+        choose(page, "Grid", "the report's grid")
+        page.get_by_role("button", name="Start").click()
+        progress = page.locator('[data-testid="stProgress"]').filter(has_text="grid search")
+        progress.first.wait_for(timeout=120_000)
+        assert " elapsed" in progress.first.inner_text()
+        page.get_by_role("button", name="Cancel").click()
+        asked = time.monotonic()
+        page.locator('[data-testid="stAlertContentError"]').filter(has_text="cancelled").first.wait_for(
+            timeout=60_000)
+        print(f"cancel shown {time.monotonic() - asked:.1f} s after the click")
+        assert opened_run(page)[1] == "cancelled"
+        assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_the_hub_id_box_does_not_start_a_job_on_enter(chromium, bare_app_url):
+    """Enter in the hub-id box queues nothing; Start checks the model first and says once why it cannot be had."""
+    from ser.runs import list_runs
+
+    with browser_page(chromium) as page:
+        page.goto(f"{bare_app_url}/finetune")
+        settle(page)
+        choose(page, "Pretrained model", "another hub id or a local folder…")
+        box = page.get_by_role("textbox", name="Hub id or folder (when 'another' is chosen)")
+        box.fill("nobody/no-such-model")
+        box.press("Enter")
+        time.sleep(3)
+        settle(page)
+        assert list_runs() == []
+        assert problems_on(page) == []
+        page.get_by_role("button", name="Start").click()
+        settle(page)
+        errors = problems_on(page)
+        assert len(errors) == 1 and "nobody/no-such-model" in errors[0] and "HF_HUB_OFFLINE" in errors[0], errors
+        assert list_runs() == []
