@@ -250,11 +250,10 @@ class JobProcess:
                                             cwd=str(config.PROJECT_ROOT), env=env, start_new_session=True,
                                             preexec_fn=_die_with(os.getpid(), _libc()))
         self.pid = self.process.pid
-        self.started = (_stat(self.pid) or (0, 0, 0, 0, ""))[3]
         self.exit_info = None  # set once the process has ended: (how, number), how "exited" or "killed"
 
     def ended(self) -> bool:
-        """Whether the main process has ended; it stays a zombie (not reaped) until ``reap``, so its
+        """Whether the main process has ended; it stays a zombie (not reaped) until ``finish``, so its
         number, which is also its process group's, cannot be reused while its leftovers are ended."""
         if self.exit_info is None:
             try:
