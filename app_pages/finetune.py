@@ -20,7 +20,7 @@ from ui.training_view import curves, search_chart, training_facts
 
 OTHER = "another hub id or a local folder…"
 KINDS = ("wav2vec2", "lr-search")
-NOTICE = "ft_notice"  # what the last Start said: the model's source and the queued run, or why nothing was queued
+NOTICE = "ft_notice"  # what the last Start said: where the model comes from, or why nothing was queued
 
 corpus = corpus_sidebar()
 st.title("Fine-tuning wav2vec2: how do pretrained models and settings matter?")
@@ -62,14 +62,17 @@ if started:
         run = (submit_lr_search(spec, corpus, **{**searching, "init_lr": spec.learning_rate}) if search
                else submit_finetune(spec, corpus))
         st.session_state["ft_open"] = run.run_id
-        st.session_state[NOTICE] = ("success", f"Queued {run.run_id}: {found.message}")
+        st.session_state[NOTICE] = ("success", f"Queued {run.run_id}: {found.message}", run.run_id)
     except SerError as exc:
-        st.session_state[NOTICE] = ("error", f"**{exc.title}**  \n{exc.detail}")
+        st.session_state[NOTICE] = ("error", f"**{exc.title}**  \n{exc.detail}", None)
     else:
         st.rerun()  # from the top, so that the sidebar's watch sees the new job and follows it
-if NOTICE in st.session_state:
-    kind, text = st.session_state[NOTICE]
-    (st.success if kind == "success" else st.error)(text)
+if NOTICE in st.session_state:  # until the next Start; a queued run's note while it waits or runs
+    kind, text, queued = st.session_state[NOTICE]
+    if kind == "error":
+        st.error(text)
+    elif any(r.run_id == queued and r.status in ACTIVE for r in current_runs(KINDS)):
+        st.success(text)
 
 
 def live() -> None:

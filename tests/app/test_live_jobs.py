@@ -97,6 +97,10 @@ def test_finetune_checks_the_model_before_queueing(monkeypatch, small_demo, poll
         assert str(folder) in error and "lacks preprocessor_config.json, model.safetensors" in error
     app.run()  # shown once, and still there on the next run
     assert len(app.error) + len(app.success) == 1
+    if complete:  # the note about a queued job goes once the job is over; its own red box says how it ended
+        update_run(run, status="failed", error="stopped")
+        app.run()
+        assert not list(app.success) and [e.value for e in app.error] == [f"**{run.run_id} failed**  \nstopped"]
 
 
 def test_finetune_offline_without_the_model_in_the_cache(monkeypatch, small_demo, polls, tmp_path):
