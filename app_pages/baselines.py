@@ -25,7 +25,7 @@ st.markdown("A standard scaler and a random forest or SVM, tuned by grid search 
 st.info(WHY_SPLITS_MATTER, icon=":material/record_voice_over:")
 
 # ------------------------------------------------------------------ start a job
-with st.form("baseline_form"):
+with st.form("baseline_form", enter_to_submit=False):  # Enter in a number box never starts a job
     settings = spec_form(BaselineSpec, "baseline", columns=3, options={"features": list(FEATURE_SETS)})
     started = st.form_submit_button("Start", type="primary", key="start_baseline")
 folds = spec_params(BaselineSpec)["cv_folds"].default
