@@ -136,6 +136,21 @@ def test_a_clips_vector_does_not_change_when_batched_with_a_longer_clip(encoders
     np.testing.assert_allclose(batched[1], encoder.embed_batch([long])[0], rtol=1e-3, atol=1e-4)
 
 
+def test_batches_running_at_once_give_the_same_vectors(encoders, clips_corpus):
+    """On the CPU several batches run at once (threads): each clip keeps its own padding-free normalisation."""
+    from ser.data.audio import load_audio
+
+    clips = [load_audio(p) for p in clips_corpus.files["path"]]
+    encoder = load_encoder(str(encoders["wav2vec2"]), device="cpu", batch_seconds=6.0)
+    encoder.workers = 1
+    one_at_a_time = encoder.embed(clips)
+    encoder.workers = 3
+    forwards = encoder.forwards
+    at_once = encoder.embed(clips)
+    assert encoder.forwards - forwards == len(encoder.batches([c.size for c in clips])) > 3
+    np.testing.assert_allclose(at_once, one_at_a_time, rtol=1e-4, atol=1e-5)
+
+
 def test_batches_group_clips_by_duration_within_the_budget(encoders):
     encoder = load_encoder(str(encoders["wav2vec2"]), device="cpu", batch_seconds=6.0)
     lengths = [48000, 16000, 32000, 16000, 80000, 17000]
@@ -150,6 +165,7 @@ def test_batches_group_clips_by_duration_within_the_budget(encoders):
 def test_resume_after_an_interruption_computes_only_what_is_missing(encoders, clips_corpus):
     folder = str(encoders["wavlm"])
     encoder = load_encoder(folder, batch_seconds=3.0)
+    encoder.workers = 1  # one batch at a time: the stop comes between two batches, none in flight
     seen = []
     encoder._forward = _counting(encoder._forward, seen)
     calls = {"n": 0}

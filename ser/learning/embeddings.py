@@ -319,33 +319,36 @@ def _embed_chunk(chunk, audio, todo, encoder: SpeechEncoder, store, layers, done
     errors: list[str | None] = [a if isinstance(a, str) else None for a in audio]
     good = [i for i, a in enumerate(audio) if not isinstance(a, str)]
     finished = [i for i in range(len(chunk)) if errors[i] is not None]
+    clips = [audio[i] for i in good]
     try:
-        for batch in encoder.batches([audio[i].size for i in good]):
-            if should_stop and should_stop():
-                raise Cancelled(f"stopped after {done + len(finished)} clips; the finished ones are stored")
+        if should_stop and should_stop():
+            raise Cancelled(f"stopped after {done} clips; the finished ones are stored")
+        for batch, pooled in encoder.run_batches(clips, encoder.batches([c.size for c in clips])):
             members = [good[j] for j in batch]
-            _embed_batch(members, audio, chunk, encoder, vectors, errors)
+            _keep_batch(members, pooled, audio, chunk, encoder, vectors, errors)
             finished += members
             report(done + len(finished))
+            if should_stop and should_stop():
+                raise Cancelled(f"stopped after {done + len(finished)} clips; the finished ones are stored")
     finally:  # also on Cancelled: what was computed is stored
         keep = sorted(finished)
         store.write_chunk(layers, [todo[chunk[i]] for i in keep], vectors[keep], [errors[i] for i in keep])
     return done + len(chunk)
 
 
-def _embed_batch(members, audio, chunk, encoder: SpeechEncoder, vectors, errors) -> None:
-    try:
-        pooled = encoder.embed_batch([audio[i] for i in members])
-        results = list(zip(members, pooled))
-    except Exception as exc:
+def _keep_batch(members, pooled, audio, chunk, encoder: SpeechEncoder, vectors, errors) -> None:
+    """A batch's vectors into ``vectors``; a batch that failed is tried again clip by clip, and a clip that
+    fails alone gets its problem in ``errors``."""
+    if isinstance(pooled, Exception):
         if len(members) == 1:
-            errors[members[0]] = f"{chunk[members[0]]}: the model failed on this clip ({type(exc).__name__}: {exc})"
+            errors[members[0]] = f"{chunk[members[0]]}: the model failed on this clip " \
+                                 f"({type(pooled).__name__}: {pooled})"
             return
-        log.warning("a batch of %d clips failed (%s); trying them one by one", len(members), exc)
+        log.warning("a batch of %d clips failed (%s); trying them one by one", len(members), pooled)
         for i in members:
-            _embed_batch([i], audio, chunk, encoder, vectors, errors)
+            _keep_batch([i], encoder._attempt([audio[i]]), audio, chunk, encoder, vectors, errors)
         return
-    for i, vector in results:
+    for i, vector in zip(members, pooled):
         if np.all(np.isfinite(vector)):
             vectors[i] = vector
         else:
