@@ -1,5 +1,5 @@
 """A job's work in a process of its own: ``python -m ser.jobs.child RUN_ID`` loads the run and does the
-work its kind names (baseline, wav2vec2, lr-search), logging into the run's ``job.log``. The worker
+work its kind names (baseline, wav2vec2, lr-search, embeddings, probe, evaluation), logging into the run's ``job.log``. The worker
 starts it (in its own session and process group) and watches it, so a cancel can stop the work at
 once, in the middle of a fit or a training step, by signalling the processes doing it (see
 ``JobProcess``), and the worker is free for the next job as soon as they are gone.
@@ -83,6 +83,18 @@ def run_job(run: Run, should_stop=None) -> None:
 
         run_lr_search(FinetuneSpec.from_dict(spec), corpus, run=run, should_stop=should_stop, resume=resume,
                       **run.info.get("search", {}))
+    elif run.kind == "embeddings":
+        from ..learning.embeddings import EmbeddingSpec, run_embedding_job
+
+        run_embedding_job(EmbeddingSpec.from_dict(spec), corpus, run, should_stop=should_stop)
+    elif run.kind == "probe":
+        from ..learning.probe import ProbeSpec, run_probe
+
+        run_probe(ProbeSpec.from_dict(spec), corpus, run, should_stop=should_stop)
+    elif run.kind == "evaluation":  # a finished run scored on another corpus: ``corpus`` is that corpus
+        from ..learning.evaluate import run_evaluation
+
+        run_evaluation(run, corpus, should_stop=should_stop)
     else:
         raise ValueError(f"unknown job kind {run.kind!r}")
 

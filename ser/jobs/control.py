@@ -50,6 +50,25 @@ def submit_lr_search(spec, corpus, **search) -> Run:
     return _queue(start_lr_search(spec, corpus, **search))
 
 
+def submit_embeddings(spec, corpus) -> Run:
+    from ..learning.embeddings import start_embedding_job
+
+    return _queue(start_embedding_job(spec, corpus))
+
+
+def submit_probe(spec, corpus) -> Run:
+    from ..learning.probe import start_probe
+
+    return _queue(start_probe(spec, corpus))
+
+
+def submit_evaluation(run_id: str, corpus) -> Run:
+    """Score finished run ``run_id`` on ``corpus`` (another corpus) as a job."""
+    from ..learning.evaluate import start_evaluation
+
+    return _queue(start_evaluation(run_id, corpus))
+
+
 def _queue(run: Run) -> Run:
     enqueue(run.run_id)
     return run
