@@ -1,7 +1,7 @@
 """A job's work in a process of its own: ``python -m ser.jobs.child RUN_ID`` loads the run and does the
-work its kind names (baseline, wav2vec2, lr-search, embeddings, probe, evaluation), logging into the run's ``job.log``. The worker
-starts it (in its own session and process group) and watches it, so a cancel can stop the work at
-once, in the middle of a fit or a training step, by signalling the processes doing it (see
+work its kind names (baseline, wav2vec2, lr-search, embeddings, probe, evaluation), logging into the
+run's ``job.log``. The worker starts it (in its own session and process group) and watches it, so a
+cancel can stop the work at once, in the middle of a fit or a training step, by signalling the processes doing it (see
 ``JobProcess``), and the worker is free for the next job as soon as they are gone.
 
 The run's states (running, finished, failed, cancelled) are written by the engine functions as in any
