@@ -24,6 +24,7 @@ import traceback
 
 from .child import LOG_FILE, JobProcess, log_excerpt, log_tail
 from .queue import enqueue
+from ..errors import SerError
 from ..runs import FINAL_STATES, Run, load_run, update_run
 
 CANCEL_FILE = "cancel"
@@ -101,6 +102,9 @@ def execute(run_id: str) -> Run:
         _current.update(run_id=run_id, process=process)
         asked = _watch(run, process)
         _settle(load_run(run_id), process, asked)
+    except SerError as exc:  # e.g. more GPUs asked for than this worker has: the message, no traceback
+        _append_log(run, f"the worker could not start the job: {exc}")
+        update_run(load_run(run_id), status="failed", error=str(exc))
     except Exception:
         logging.getLogger("ser.jobs.control").error("job %s failed:\n%s", run_id, traceback.format_exc())
         _append_log(run, f"the worker could not run the job:\n{traceback.format_exc()}")

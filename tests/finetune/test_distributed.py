@@ -205,6 +205,7 @@ def test_a_job_asking_for_more_gpus_than_the_worker_has_fails_before_training(
     run = submit_finetune(tiny_spec(gpus=3), demo_corpus)
     failed = wait_for(run.run_id, lambda r: r.status not in ("queued", "running"), timeout=60)
     assert failed.status == "failed" and "3 GPUs" in failed.info["error"] and "has 2" in failed.info["error"]
+    assert "Traceback" not in failed.info["error"] and "see the log" not in failed.info["error"]  # the message only
     assert not failed.info.get("history") and not (failed.path / "checkpoints").exists()
 
 
