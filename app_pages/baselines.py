@@ -6,7 +6,8 @@ import streamlit as st
 from ser.learning.baselines import BaselineSpec, grid_size
 from ser.errors import SerError
 from ser.learning.features import FEATURE_SETS
-from ser.jobs.control import submit_baseline
+from ser.data.corpus import load_corpus
+from ser.jobs.control import submit_baseline, submit_evaluation
 from ser.params import spec_params
 from ser.runs import runs_table
 from ser.learning.splits import WHY_SPLITS_MATTER
@@ -60,7 +61,37 @@ if started:
 
 
 # ------------------------------------------------------------------ jobs in progress
-active_jobs(("baseline",))
+active_jobs(("baseline", "evaluation"))
+
+# ------------------------------------------------------------------ cross-corpus evaluation
+st.header("Score a run on another corpus")
+st.markdown("A finished run's model classifies the clips of another corpus (a CREMA-D folder or a manifest CSV) "
+            "whose emotion it knows; clips of the other emotions are counted, not scored, and the model decides "
+            "among the emotions both share. The result is a run of its own (kind *evaluation*): open it below, "
+            "or on the Bias page, where its predictions meet the other corpus' metadata. From a terminal: "
+            "`python -m ser evaluate --run ID --manifest CSV`.")
+scorable = [run for run in current_runs() if run.status == "finished" and run.kind in ("baseline", "wav2vec2")]
+if not scorable:
+    st.caption("No finished baseline or wav2vec2 run yet to score.")
+else:
+    with st.form("evaluation_form", enter_to_submit=False):
+        left, right = st.columns([2, 3])
+        source_id = left.selectbox("Finished run", [run.run_id for run in scorable], key="evaluation_run",
+                                   format_func=lambda i: next(r.label() for r in scorable if r.run_id == i))
+        target = right.text_input("Other corpus: a CREMA-D folder or a manifest CSV (a path on this machine)",
+                                  key="evaluation_corpus")
+        score = st.form_submit_button("Score on this corpus", key="start_evaluation")
+    if score:
+        if not target.strip():
+            st.error("Give the other corpus: the path of a CREMA-D folder (with AudioWAV/) or of a manifest CSV.")
+        else:
+            try:
+                run = submit_evaluation(source_id, load_corpus(target))
+                st.session_state["baseline_open"] = run.run_id
+                announce(f"Queued {run.run_id}")
+                st.rerun()
+            except SerError as exc:
+                show_error(exc)
 
 # ------------------------------------------------------------------ runs
 st.header("Runs")
@@ -72,4 +103,11 @@ table = runs_table(runs)
 st.dataframe(table.round(3), hide_index=True, key="runs_table")
 run = pick_run(runs, "open_run", "baseline_open")
 show_run(run, key="baseline_run")
+if run.kind == "evaluation" and run.status == "finished":
+    evaluated = run.info["spec"]
+    unscored = ", ".join(f"{label} {clips}" for label, clips in (run.info.get("unscored") or {}).items()) or "none"
+    st.caption(f"Run {evaluated['source_run']} (trained on {evaluated.get('source_corpus')}) scored on "
+               f"{run.info['corpus']['name']}: {run.info.get('clips')} clips of {', '.join(evaluated['labels'])}; "
+               f"clips of emotions the model does not know: {unscored}; clips that failed: "
+               f"{len(run.info.get('failed') or [])}.")
 delete_box(run, "confirm_delete", "delete_run", "baseline_open")
