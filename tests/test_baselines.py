@@ -151,3 +151,50 @@ def test_expected_duration_is_the_benchmark_at_its_size_and_scales_with_the_work
     nested = expected_seconds(BaselineSpec(model="svm", split="loso", loso_tuning="nested"), 7462, 91, 2)
     assert nested > 40 * expected_seconds(BaselineSpec(model="svm", split="loso"), 7462, 91, 2)
     assert [duration_text(s) for s in (0.2, 40, 200, 4 * 3600)] == ["1 s", "40 s", "3 min", "4.0 h"]
+
+
+def test_the_light_heads_run_their_own_small_grids_end_to_end(corpus):
+    """Logistic regression and the MLP head (as in EmoBox): standardised features, their own grid searched by
+    speaker-grouped folds, a finished run whose saved model predicts probabilities that agree with its labels
+    (one test for both: the second reads the first's features from the cache)."""
+    for model, estimator in [("logreg", "LogisticRegression"), ("mlp", "MLPClassifier")]:
+        _check_light_head(corpus, model, estimator)
+
+
+def _check_light_head(corpus, model, estimator):
+    run = run_baseline(BaselineSpec(model=model, split="actor", jobs=1), corpus)
+    assert run.status == "finished"
+    from ser.learning.baselines import REPORT_GRIDS
+
+    grid = REPORT_GRIDS[model]
+    assert len(run.info["cv"]["candidates"]) == grid_size(model) == int(np.prod([len(v) for v in grid.values()]))
+    assert set(run.info["best_params"]) == {k.removeprefix("clf__") for k in grid}
+    saved = joblib.load(run.path / "model.joblib")
+    assert [name for name, _ in saved.steps] == ["scale", "clf"] and type(saved.steps[1][1]).__name__ == estimator
+    predictions = run.predictions()
+    top = predictions.filter(like="prob_").to_numpy().argmax(axis=1)
+    assert (np.asarray(EMOTIONS)[top] == predictions.y_pred.to_numpy()).all()
+    assert 0 <= run.metrics["macro_f1"] <= 1
+
+
+def test_light_head_grids_and_the_mlps_shape():
+    from ser.learning.baselines import final_model, make_pipeline
+
+    assert grid_size("logreg") == 4 and grid_size("mlp") == 4
+    mlp = make_pipeline("mlp", 3).named_steps["clf"]
+    assert mlp.hidden_layer_sizes == (256,) and mlp.early_stopping and mlp.random_state == 3
+    assert make_pipeline("logreg", 3).named_steps["clf"].random_state == 3
+    assert "10%" in " ".join(__import__("ser.learning.baselines", fromlist=["deviations"]).deviations(
+        BaselineSpec(model="mlp"), None))
+    # the report's models are built exactly as before
+    svm = make_pipeline("svm", 3, 100).named_steps["clf"]
+    assert type(svm).__name__ == "SVC" and svm.max_iter == 100
+    assert type(final_model("rf", 3, {}).named_steps["clf"]).__name__ == "RandomForestClassifier"
+
+
+def test_a_model_without_a_benchmark_says_so_instead_of_a_guess():
+    from ser.learning.baselines import duration_text, expected_seconds
+
+    for model in ("logreg", "mlp"):
+        assert expected_seconds(BaselineSpec(model=model), 7000, 91, 2) is None
+        assert duration_text(expected_seconds(BaselineSpec(model=model), 7000, 91, 2)) == "no benchmark yet"

@@ -1,5 +1,7 @@
 """Classical baselines (RQ2): random forest and SVM as scikit-learn pipelines (scaler + estimator)
-with the report's grids and 5-fold cross-validation on the training part. A baseline produces a run.
+with the report's grids and 5-fold cross-validation on the training part, and beside them the light heads
+EmoBox puts on frozen speech representations: logistic regression and a small MLP (one hidden layer of 256)
+with small grids of their own. A baseline produces a run.
 
 Cross-validation follows the split: on the report's random split the folds are stratified (as the
 report's ``GridSearchCV(cv=5)``); on the actor-disjoint split they are grouped by speaker, so the
@@ -27,15 +29,21 @@ from ..progress import PhaseClock, Progress
 from ..runs import Run, corpus_record, create_run, prediction_frame, update_run, write_predictions
 from .splits import loso_folds, make_split, splits_for
 
-MODELS = {"svm": "support vector machine", "rf": "random forest"}
+MODELS = {"svm": "support vector machine", "rf": "random forest", "logreg": "logistic regression",
+          "mlp": "small MLP head (one hidden layer of 256, early stopping)"}
+MLP_HIDDEN = 256
 
 REPORT_GRIDS = {
     "rf": {"clf__n_estimators": [100, 200, 300], "clf__max_depth": [10, 20],
            "clf__min_samples_split": [2, 5, 10], "clf__min_samples_leaf": [1, 2, 4]},
     "svm": {"clf__C": [0.1, 1, 10, 100], "clf__gamma": [1, 0.1, 0.01, 0.001],
             "clf__kernel": ["rbf", "poly", "sigmoid"]},
+    # not in the report: small grids for the heads EmoBox trains on frozen speech representations
+    "logreg": {"clf__C": [0.01, 0.1, 1, 10]},
+    "mlp": {"clf__alpha": [1e-4, 1e-2], "clf__learning_rate_init": [1e-3, 1e-2]},
 }
-GRIDS = {"report": "the report's grid", "none": "defaults only"}
+GRIDS = {"report": "the report's grid (logistic regression and MLP: their own small grid)",
+         "none": "defaults only"}
 SCORINGS = {"accuracy": "accuracy (as the report)", "f1_macro": "macro-F1"}
 LOSO_TUNING = {
     "global": "parameters chosen once, by speaker-grouped folds over every speaker (each held-out speaker "
@@ -103,19 +111,28 @@ class BaselineSpec:
 
 
 def grid_size(model: str) -> int:
-    """Candidates in the report's grid for this model."""
+    """Candidates in the report's grid for this model (logreg and mlp: their own small grid)."""
     return int(np.prod([len(values) for values in REPORT_GRIDS[model].values()]))
 
 
 def make_pipeline(model: str, seed: int, max_iter: int = 0):
-    """Scaler + estimator. ``max_iter`` > 0 gives an SVM an iteration budget per fit (0: none)."""
+    """Scaler + estimator. ``max_iter`` > 0 gives an SVM an iteration budget per fit (0: none). The MLP stops
+    early when its score on 10% of the training rows has not improved for 10 epochs."""
     from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    estimator = SVC(random_state=seed, max_iter=max_iter if max_iter > 0 else -1) if model == "svm" else \
-        RandomForestClassifier(random_state=seed)
+    if model == "logreg":
+        estimator = LogisticRegression(max_iter=1000, random_state=seed)
+    elif model == "mlp":
+        estimator = MLPClassifier(hidden_layer_sizes=(MLP_HIDDEN,), early_stopping=True, max_iter=200,
+                                  random_state=seed)
+    else:
+        estimator = SVC(random_state=seed, max_iter=max_iter if max_iter > 0 else -1) if model == "svm" else \
+            RandomForestClassifier(random_state=seed)
     return Pipeline([("scale", StandardScaler()), ("clf", estimator)])
 
 
@@ -129,6 +146,8 @@ def final_model(model: str, seed: int, params: dict, max_iter: int = 0):
     pipeline = make_pipeline(model, seed, max_iter).set_params(**params)
     if model == "svm":
         return _QuietFit(CalibratedClassifierCV(pipeline, method="sigmoid", ensemble=False, cv=5))
+    if model in ("logreg", "mlp"):  # a solver stopped at max_iter warns; the fit is kept as GridSearchCV would
+        return _QuietFit(pipeline)
     return pipeline
 
 
@@ -154,13 +173,17 @@ class _QuietFit:
 # grids on 5,166 training clips (91-actor generated corpus, actor-disjoint split, features cached).
 GRID_BENCHMARK = {"svm": {"train_clips": 5166, "wall_s": 128.1, "cores": 2},
                   "rf": {"train_clips": 5166, "wall_s": 238.5, "cores": 2}}
+NO_BENCHMARK = "no benchmark yet"  # logreg and mlp: benchmarks/grids.py has not measured them
 
 
-def expected_seconds(spec: "BaselineSpec", clips: int, speakers: int, cores: int) -> float:
+def expected_seconds(spec: "BaselineSpec", clips: int, speakers: int, cores: int) -> float | None:
     """A rough duration of a baseline run, from the benchmark above: scaled by the training clips (SVM fits
     grow with the square of the clips, forests about linearly), the cores, and the number of grid searches
     and final fits the split needs. Good to a factor of about 1.5 on a machine like the benchmark's; it
-    assumes the features are already cached (extracting mfcc13 takes about 50 s per 7,000 clips there)."""
+    assumes the features are already cached (extracting mfcc13 takes about 50 s per 7,000 clips there).
+    None for a model the benchmark has not measured (``duration_text`` then says "no benchmark yet")."""
+    if spec.model not in GRID_BENCHMARK:
+        return None
     reference = GRID_BENCHMARK[spec.model]
     train = clips * (1.0 if spec.split == "loso" else 0.7)
     growth = (train / reference["train_clips"]) ** (2 if spec.model == "svm" else 1)
@@ -173,8 +196,10 @@ def expected_seconds(spec: "BaselineSpec", clips: int, speakers: int, cores: int
     return search
 
 
-def duration_text(seconds: float) -> str:
-    """A duration for people: "40 s", "3 min", "2.5 h"."""
+def duration_text(seconds: float | None) -> str:
+    """A duration for people: "40 s", "3 min", "2.5 h" (None: "no benchmark yet")."""
+    if seconds is None:
+        return NO_BENCHMARK
     if seconds < 90:
         return f"{max(1, round(seconds))} s"
     if seconds < 90 * 60:
@@ -345,7 +370,12 @@ def _cv_record(spec: BaselineSpec, search, scheme: str) -> dict:
 
 def deviations(spec: BaselineSpec, search) -> list[str]:
     """How this search differs from plain GridSearchCV, in sentences for the run's report: the SVM's
-    iteration budget and which fits hit it (their scores are of models stopped before converging)."""
+    iteration budget and which fits hit it (their scores are of models stopped before converging); the MLP's
+    early stopping."""
+    if spec.model == "mlp":
+        return [f"The MLP ({MLP_HIDDEN} hidden units) holds out 10% of every training part it is fitted on and "
+                "stops when its accuracy there has not improved for 10 epochs (at most 200), so it trains on "
+                "90% of the clips GridSearchCV would hand it."]
     if spec.model != "svm" or not spec.svm_max_iter:
         return []
     hits = search.capped if search.capped is not None else np.zeros_like(search.fold_scores, dtype=bool)
