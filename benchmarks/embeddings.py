@@ -1,7 +1,8 @@
 """Embedding extraction throughput (clips/s) and peak memory: the workbench's batched path
 (``ser.learning.encoder``: clips sorted by duration, batched to a budget of padded audio, every hidden state
-mean-pooled over the frames holding audio) against a plain per-clip loop (feature extractor + model forward
-with ``output_hidden_states``, one clip at a time, the same mean over frames), in the same process, on the
+mean-pooled over the frames holding audio; on the CPU one batch per core at once) against a plain per-clip
+loop (feature extractor + model forward with ``output_hidden_states``, one clip at a time, the same mean over
+frames), in the same process, on the
 same random clips of CREMA-D length (normal 2.5 s +/- 0.5 s within 1.3-5.0 s), under the same dtype policy
 (fp32 on the CPU; bf16 autocast on a GPU, fp16 where bf16 is not supported).
 
@@ -21,8 +22,15 @@ models are loaded, so ``rss_at_start_mib`` gives the level a round started from)
 group-normalised model (base) normalises its first convolution over the padded length, so its batched
 vectors move slightly with the padding; a layer-normalised one (large) gives the same vectors.
 
-Results go to benchmarks/results/embeddings.json (smoke: embeddings-smoke.json), one entry per device and size,
-merged with the entries already there. Target: the batched path at least 2x the loop on 2 CPU cores.
+Results go to benchmarks/results/embeddings.json (smoke: embeddings-smoke.json), one entry per device and size
+(``--tag`` names a variant), merged with the entries already there, each with the load average before and
+after (other processes on the machine change the CPU figures a lot).
+
+Target: the batched path at least 2x the loop on 2 CPU cores. On the CPU, fp32 extraction is compute-bound
+(matrix products and convolutions are ~90% of a forward, ~0.47 CPU-s per 2.5 s clip on one Zen 4 core), so
+batching saves little and padding costs; the workbench runs one batch per core (one torch thread each) instead
+of splitting every op over both cores. On an idle machine that gives ~1.2x; on a machine busy with other work,
+where split ops wait for each other, 3x and more. The GPU is where batching pays.
 Imports only numpy, torch, transformers and the workbench's encoder module (no librosa, soundfile, soxr).
 """
 
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -153,6 +162,7 @@ def measure(size: str, device: str, clips: list[np.ndarray], rounds: int, batch_
         folder = save_model(Path(tmp) / f"wav2vec2-{size}", size)
         encoder = load_encoder(str(folder), device=device, batch_seconds=batch_seconds)
         loop = PlainLoop(folder, device)
+        load_before = os.getloadavg()[0]
         encoder.embed(clips[:4])  # warm-up: kernels, allocator, oneDNN primitives
         loop.embed(clips[:2])
         times = {"batched": [], "loop": []}
@@ -178,7 +188,8 @@ def measure(size: str, device: str, clips: list[np.ndarray], rounds: int, batch_
                "parameters_m": round(sum(p.numel() for p in loop.model.parameters()) / 1e6, 1),
                "clips": len(clips), "audio_s": round(sum(c.size for c in clips) / RATE, 1),
                "batch_seconds": encoder.batch_seconds, "batches": len(encoder.batches([c.size for c in clips])),
-               "rounds": rounds}
+               "rounds": rounds, "workers": encoder.workers,
+               "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}  # other processes
         for name in ("batched", "loop"):
             median = statistics.median(times[name])
             row[name] = {"clips_per_s": round(len(clips) / median, 2), "seconds": [round(t, 2) for t in times[name]],
@@ -205,6 +216,8 @@ def main() -> None:
                         help="padded audio per batch (default: the workbench's); several values: one row each")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
     parser.add_argument("--smoke", action="store_true", help="a quick check on the CPU: tiny model, 12 clips")
+    parser.add_argument("--tag", default="", help="appended to the entry's name (e.g. loaded, for a run on a "
+                                                  "machine busy with other work)")
     parser.add_argument("--out", default=None, help="JSON file (default: benchmarks/results/embeddings.json)")
     args = parser.parse_args()
 
@@ -227,7 +240,7 @@ def main() -> None:
         for budget in args.batch_seconds:
             row = measure(size, device, clips, rounds, budget)
             key = f"{'cuda' if device.startswith('cuda') else 'cpu'}-{size}" + \
-                  (f"-budget{budget:g}" if budget is not None else "")
+                  (f"-budget{budget:g}" if budget is not None else "") + (f"-{args.tag}" if args.tag else "")
             row["machine"] = machine()
             row["measured"] = time.strftime("%Y-%m-%dT%H:%M:%S")
             results["runs"][key] = row

@@ -446,7 +446,7 @@ class EmbeddingSpec:
                         label="Layers")
     revision: str | None = param(None, "the hub revision (branch, tag or commit; default main)", page=False)
     device: str = param("auto", "where the model runs: auto (the GPU when there is one), cuda or cpu", page=False)
-    batch_seconds: float | None = param(None, "padded audio per batch (default: 10 s on the CPU, 400 s on a GPU)",
+    batch_seconds: float | None = param(None, "padded audio per batch (default: 3 s on the CPU, 400 s on a GPU)",
                                         page=False)
 
     def validate(self) -> "EmbeddingSpec":

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 RATE = 16_000
 WHISPER_SECONDS = 30.0
-CPU_BATCH_SECONDS = 10.0  # padded audio per batch: 10 s beat 20 s on 2 cores (benchmarks/embeddings.py)
+CPU_BATCH_SECONDS = 3.0  # padded audio per batch: on the CPU batching saves nothing (compute-bound), padding costs
 GPU_BATCH_SECONDS = 400.0
 MAX_BATCH_CLIPS = 128
 MAX_CPU_WORKERS = 4  # batches run at once on the CPU (each with cores / workers threads)
