@@ -210,7 +210,7 @@ def main() -> None:
     parser.add_argument("--size", nargs="+", default=None, choices=list(SIZES),
                         help="model sizes (default: base; --smoke: tiny)")
     parser.add_argument("--clips", type=int, default=None, help="clips per round (default: 32 on the CPU, "
-                                                                "512 on a GPU, 12 with --smoke)")
+                                                                "256 on a GPU, 12 with --smoke)")
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per path (default 3; smoke 1)")
     parser.add_argument("--batch-seconds", type=float, nargs="+", default=[None],
                         help="padded audio per batch (default: the workbench's); several values: one row each")
@@ -229,7 +229,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = "cpu" if args.smoke else pick_device(args.device)
     sizes = args.size or (["tiny"] if args.smoke else ["base"])
-    count = args.clips or (12 if args.smoke else 512 if device.startswith("cuda") else 32)
+    count = args.clips or (12 if args.smoke else 256 if device.startswith("cuda") else 32)
     rounds = args.rounds or (1 if args.smoke else 3)
     clips = random_clips(count)
     out = Path(args.out or Path(__file__).parent / "results" /
