@@ -15,7 +15,10 @@ first convolution (wav2vec2-base, HuBERT-base, WavLM-base) would normalise it ov
 normalisation is made per clip (``_mask_group_norm``), so a clip's vector is the same batched or alone,
 for these models as for the layer-normalised ones (large models, data2vec-audio).
 
-On a GPU the forward runs under bf16 autocast (fp16 where bf16 is not supported); on the CPU in fp32.
+On a GPU the forward runs under bf16 autocast (fp16 where bf16 is not supported), one batch at a time; on
+the CPU in fp32, with up to one batch per core at once (fp32 inference is compute-bound there: batching saves
+little, so CPU batches are short, and one torch thread per batch wastes less than every op split over all
+cores, the more so on a machine busy with other work).
 Weights load as safetensors only. Importing this module loads neither torch nor transformers, and
 nothing here reads audio files (the benchmark uses it on a machine with only torch and transformers).
 """
