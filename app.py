@@ -11,6 +11,7 @@ PAGES = [
     st.Page("app_pages/clusters.py", title="Clusters (RQ1)", icon=":material/scatter_plot:", url_path="clusters"),
     st.Page("app_pages/baselines.py", title="Baselines (RQ2)", icon=":material/model_training:", url_path="baselines"),
     st.Page("app_pages/finetune.py", title="Fine-tuning (RQ3)", icon=":material/neurology:", url_path="finetune"),
+    st.Page("app_pages/layers.py", title="Layer probe", icon=":material/layers:", url_path="layers"),
     st.Page("app_pages/bias.py", title="Bias (RQ4)", icon=":material/diversity_3:", url_path="bias"),
     st.Page("app_pages/try_clip.py", title="Try a clip", icon=":material/mic:", url_path="try"),
 ]

@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--json", action="store_true")
     baseline.set_defaults(handler=cmd_baseline)
 
+    probe = commands.add_parser("probe", help="train the same light classifier on every layer of a speech encoder")
+    _add_source(probe)
+    from .learning.probe import ProbeSpec
+
+    add_options(probe, ProbeSpec)
+    probe.add_argument("--json", action="store_true")
+    probe.set_defaults(handler=cmd_probe)
+
     runs = commands.add_parser("runs", help="list the runs in the registry")
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=cmd_runs)
@@ -241,6 +249,29 @@ def cmd_baseline(args) -> int:
         lines.append("(synthetic demo corpus: these numbers say nothing about emotion)")
     _emit(args, payload, lines)
     return 0
+
+
+def cmd_probe(args) -> int:
+    """In this process, as ``baseline``: the layers' scores, the best layer and the baseline run kept of it."""
+    from .learning.probe import ProbeSpec, run_probe
+
+    spec = spec_from_args(ProbeSpec, args).validate()
+    corpus = _load(args)
+    run = run_probe(spec, corpus, progress=_print_progress)
+    layers = [{k: v for k, v in row.items() if k != "metrics"} for row in run.info.get("layers") or []]
+    payload = {"run_id": run.run_id, "status": run.status, "model": spec.model, "classifier": spec.classifier,
+               "split": spec.split, "layers": layers, "best_layer": run.info.get("best_layer"),
+               "best_run": run.info.get("best_run"), "metrics": run.metrics, "corpus": corpus.name,
+               "synthetic": corpus.synthetic}
+    lines = [f"run {run.run_id}: {run.status}",
+             f"{spec.classifier} on every layer of {spec.model}, split {spec.split}:"]
+    lines += [f"  layer {row['layer']:>2}: macro-F1 {row['macro_f1']:.3f} [{row['low']:.3f}, {row['high']:.3f}]"
+              f"{'  <- best' if row.get('best') else ''}" for row in layers]
+    lines.append(f"best layer {run.info.get('best_layer')}, kept as run {run.info.get('best_run')}")
+    if corpus.synthetic:
+        lines.append("(synthetic demo corpus: these numbers say nothing about emotion)")
+    _emit(args, payload, lines)
+    return 0 if run.status == "finished" else 1
 
 
 def cmd_runs(args) -> int:

@@ -1,0 +1,60 @@
+"""The layer probe page through AppTest: a probe started from the form runs through the real worker (a tiny local
+wav2vec2), a second probe of another model is drawn over it, each best layer marked."""
+
+import json
+import time
+
+import pytest
+
+from apptest import open_page
+from ser.data.corpus import load_corpus
+from ser.learning.probe import ProbeSpec, probe_table, run_probe
+from ser.runs import list_runs, load_run
+from test_embeddings import save_encoder
+
+pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask and attn_mask")
+CLIPS = 90
+
+
+def chart_traces(app) -> list[dict]:
+    [chart] = [c for c in app.get("plotly_chart")]
+    return json.loads(chart.proto.spec)["data"]
+
+
+def test_layer_probe_page(monkeypatch, small_demo, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the worker the page starts inherits it
+    wav2vec2, hubert = save_encoder(tmp_path / "wav2vec2"), save_encoder(tmp_path / "hubert", "hubert")
+    app = open_page(monkeypatch, "app_pages/layers.py", small_demo)
+    assert app.title[0].value.startswith("Layer probe")
+    assert any("No finished probe yet" in i.value for i in app.info)
+    assert any("without internet" in i.value for i in app.info)
+    app.text_input(key="probe_model").set_value(str(wav2vec2))
+    app.number_input(key="probe_max_clips").set_value(CLIPS)
+    app.button(key="start_probe").click().run()
+    assert not app.exception
+    [run] = list_runs("probe")
+    deadline = time.monotonic() + 180
+    while load_run(run.run_id).status not in ("finished", "failed", "cancelled"):
+        assert time.monotonic() < deadline, "the probe did not finish"
+        time.sleep(0.5)
+    assert load_run(run.run_id).status == "finished", load_run(run.run_id).info.get("error")
+    other = run_probe(ProbeSpec(model=str(hubert), max_clips=CLIPS, jobs=1), load_corpus(small_demo))
+    app.run()
+    assert not app.exception
+    app.selectbox(key="probe_pick").set_value(run.run_id).run()
+    assert len(chart_traces(app)) == 2  # one line with its error bars, and its best layer
+    app.selectbox(key="probe_compare").set_value(other.run_id).run()
+    assert not app.exception
+    traces = chart_traces(app)
+    lines = [t for t in traces if t.get("mode") == "lines+markers"]
+    stars = [t for t in traces if t.get("marker", {}).get("symbol") == "star"]
+    assert len(lines) == 2 and len(stars) == 2
+    for trace, probe in zip(lines, [load_run(run.run_id), other]):
+        table = probe_table(probe)
+        assert trace["x"] == table["layer"].tolist() and trace["y"] == pytest.approx(table["macro_f1"].tolist())
+        assert trace["error_y"]["array"] == pytest.approx((table["high"] - table["macro_f1"]).tolist())
+    for star, probe in zip(stars, [load_run(run.run_id), other]):
+        assert star["x"] == [probe.info["best_layer"]]
+    shown = " ".join(m.value for m in app.markdown)
+    assert f"Kept as baseline run `{load_run(run.run_id).info['best_run']}`" in shown
+    assert f"`{other.info['best_run']}`" in shown
