@@ -118,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true")
     predict.set_defaults(handler=cmd_predict)
 
+    evaluate = commands.add_parser("evaluate", help="score a finished run on another corpus (the emotions both share)")
+    target = evaluate.add_mutually_exclusive_group(required=True)
+    target.add_argument("--data", help="the other corpus: a CREMA-D folder")
+    target.add_argument("--manifest", help="the other corpus: a CSV with path, emotion, speaker and any metadata")
+    evaluate.add_argument("--run", required=True, dest="run_id", help="the finished run to score")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
     worker = commands.add_parser("worker", help="consume the job queue (one job at a time, on the GPU if any)")
     worker.add_argument("--auto", action="store_true", help="started by the app or the CLI: exit once no job is "
                         "queued or running and no client has been alive for $SER_WORKER_IDLE_SECONDS (300)")
@@ -352,6 +360,26 @@ def cmd_predict(args) -> int:
         print("error: No clip classified: every file had a problem (see above)", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .learning.evaluate import run_evaluation, start_evaluation
+
+    corpus = _load(args)
+    run = run_evaluation(start_evaluation(args.run_id, corpus), corpus, progress=_print_progress)
+    metrics = {k: run.metrics.get(k) for k in ("accuracy", "macro_f1", "uar")}
+    unscored, failed = run.info.get("unscored") or {}, run.info.get("failed") or []
+    payload = {"run_id": run.run_id, "status": run.status, "source_run": args.run_id, "corpus": corpus.name,
+               "labels": run.info.get("labels"), "metrics": metrics, "clips": run.info.get("clips"),
+               "unscored": unscored, "failed": failed, "synthetic": corpus.synthetic}
+    lines = [f"run {run.run_id}: {run.status} ({args.run_id} scored on {corpus.name})",
+             f"{run.info.get('clips')} clips of {', '.join(run.info.get('labels') or [])}: macro-F1 "
+             f"{metrics['macro_f1']:.3f}, UAR {metrics['uar']:.3f}, accuracy {metrics['accuracy']:.3f}",
+             "not scored (emotions the model does not know): "
+             + (", ".join(f"{label} {n} clips" for label, n in unscored.items()) or "none")]
+    lines += [f"  failed {f['clip']}: {f['problem']}" for f in failed]
+    _emit(args, payload, lines)
+    return 0 if run.status == "finished" else 1
 
 
 def cmd_finetune(args) -> int:
