@@ -47,6 +47,7 @@ def test_a_probe_scores_every_layer_and_keeps_the_best_as_a_baseline_run(encoder
     # the kept run is the probe's classifier on that layer: the same test clips, the same score
     assert kept.metrics["macro_f1"] == pytest.approx(best["macro_f1"])
     assert kept.metrics["clips"] == run.info["split_info"]["test"]
+    assert run.metrics == kept.metrics  # the probe's report is its best layer's, as any run's (runs tables, show_run)
     assert run.info["progress"]["message"].startswith("layer 3/3")
 
 

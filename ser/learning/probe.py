@@ -153,7 +153,7 @@ def _probe(spec: ProbeSpec, corpus: Corpus, run: Run, report: Progress, should_s
         raise Cancelled(f"stopped after all {len(layers)} layers, before keeping layer {best} as a run")
     kept = keep_best_layer(spec, corpus, best, should_stop)
     return {"layers": rows, "best_layer": best, "best_run": kept.run_id, "split_info": split_info,
-            "metrics": next(row["metrics"] for row in rows if row["layer"] == best)}
+            "metrics": kept.metrics}  # the best layer's full report (the kept run's test part is the probe's)
 
 
 def probe_layer(spec: ProbeSpec, corpus: Corpus, layer: int, split_info: dict | None = None) -> dict:
