@@ -135,3 +135,16 @@ def test_the_cli_prints_the_layers_table_as_json(encoder, small_demo, capsys):
     assert payload["best_layer"] in (0, 2) and payload["status"] == "finished"
     assert set(payload["layers"][0]) >= {"layer", "macro_f1", "low", "high", "accuracy", "uar", "seconds", "best"}
     assert load_run(payload["best_run"]).kind == "baseline" and load_run(payload["run_id"]).kind == "probe"
+
+
+def test_a_probe_of_some_layers_runs_the_model_once_and_refuses_a_missing_layer(encoder, corpus, monkeypatch):
+    from ser.errors import FeatureError
+    from ser.learning import embeddings
+
+    loads, real = [], embeddings.load_encoder
+    monkeypatch.setattr(embeddings, "load_encoder", lambda *a, **k: loads.append(1) or real(*a, **k))
+    run = run_probe(ProbeSpec(model=str(encoder), layers="0,2", max_clips=CLIPS, jobs=1), corpus)
+    assert [row["layer"] for row in run.info["layers"]] == [0, 2]
+    assert len(loads) == 1  # every hidden state stored by the first extraction, read by each layer and the kept run
+    with pytest.raises(FeatureError, match="hidden states 0-2"):
+        run_probe(ProbeSpec(model=str(encoder), layers="3", max_clips=CLIPS, jobs=1), corpus)

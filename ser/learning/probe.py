@@ -131,11 +131,11 @@ def _progress_writer(run: Run, progress: Progress | None) -> Progress:
 
 
 def _probe(spec: ProbeSpec, corpus: Corpus, run: Run, report: Progress, should_stop) -> dict:
-    from .embeddings import extract_embeddings, parse_layers
+    from .embeddings import _check_layers, extract_embeddings, parse_layers
 
-    embedded = extract_embeddings(corpus, spec.model, parse_layers(spec.layers), progress=report,
-                                  should_stop=should_stop)
-    layers = embedded.layers
+    # every hidden state, as a layer's feature set reads them (a subset stored alone would be extracted again)
+    embedded = extract_embeddings(corpus, spec.model, "all", progress=report, should_stop=should_stop)
+    layers = _check_layers(parse_layers(spec.layers), len(embedded.layers), spec.model)
     update_run(run, embeddings=embedded.summary())
     rows, split_info = [], {}
     for i, layer in enumerate(layers):
