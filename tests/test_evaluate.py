@@ -19,6 +19,7 @@ from ser.learning import evaluate
 from ser.learning.evaluate import run_evaluation, start_evaluation
 from ser.metrics import classification_metrics
 from ser.runs import RunError, list_runs, load_run, save_run
+from tests.test_embeddings import offline, save_encoder  # noqa: F401  (offline: an autouse fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL_SVM_GRID = {"clf__C": [1], "clf__kernel": ["rbf"]}
@@ -54,9 +55,15 @@ def other_demo(tmp_path_factory) -> Path:
     return generate_demo_corpus(tmp_path_factory.mktemp("other-demo") / "demo", actors=2, seed=7)
 
 
-def manifest(other_demo: Path, out: Path, rename: dict[str, str]) -> Path:
-    """The other corpus as a manifest, its emotions renamed by ``rename`` (code -> word)."""
+def manifest(other_demo: Path, out: Path, rename: dict[str, str], speakers: int | None = None,
+             per_speaker: int | None = None) -> Path:
+    """The other corpus as a manifest, its emotions renamed by ``rename`` (code -> word); when given, the
+    first ``speakers`` actors only, and the first ``per_speaker`` clips of each (every emotion)."""
     clips = load_corpus(other_demo).clips
+    if speakers is not None:
+        clips = clips[clips["speaker"].isin(sorted(clips["speaker"].unique())[:speakers])]
+    if per_speaker is not None:
+        clips = clips.groupby("speaker").head(per_speaker)
     table = pd.DataFrame({"path": clips["path"], "emotion": clips["emotion"].replace(rename),
                           "speaker": clips["speaker"], "sex": clips["sex"]})
     table.to_csv(out, index=False)
@@ -197,3 +204,29 @@ def test_baselines_page_queues_an_evaluation(source, renamed, other_demo, monkey
     assert run.info["spec"]["source_run"] == source and run.status == "queued" and queued == [run.run_id]
     assert app.selectbox(key="open_run").value == run.run_id  # the new run is opened
     assert run.info["corpus"]["source"] == str(renamed)
+
+
+@pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask and attn_mask")
+def test_a_wav2vec2_run_and_a_baseline_on_embeddings_are_scored_too(small_demo, other_demo, tmp_path):
+    """The other kinds of model a run keeps: a fine-tuned (tiny) wav2vec2, clip by clip through the Predictor,
+    and a baseline on one hidden state of a (tiny) speech encoder, through the embedding cache."""
+    from ser.learning.baselines import BaselineSpec, run_baseline
+    from ser.learning.finetune import FinetuneSpec, run_finetune
+
+    encoder = save_encoder(tmp_path / "encoder")
+    train = load_corpus(manifest(small_demo, tmp_path / "train.csv", {}, speakers=2, per_speaker=36))
+    target = load_corpus(manifest(other_demo, tmp_path / "target.csv", {"NEU": "calm"}, speakers=1, per_speaker=36))
+    assert set(train.clips["emotion"]) == {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
+    neutral = int((target.clips["emotion"] == "CAL").sum())
+    finetuned = run_finetune(FinetuneSpec(model=str(encoder), epochs=1, batch_size=8, grad_accum=1, max_clips=48,
+                                          max_seconds=1.0, learning_rate=1e-3, split="report"), train)
+    probed = run_baseline(BaselineSpec(model="svm", split="report", features=f"ssl:{encoder}:1",
+                                       grid_override=SMALL_SVM_GRID, jobs=1), train)
+    for source in (finetuned, probed):
+        assert source.status == "finished", source.info.get("error")
+        run = run_evaluation(start_evaluation(source.run_id, target), target)
+        assert run.status == "finished" and run.info["spec"]["source_kind"] == source.kind
+        assert run.info["unscored"] == {"CAL": neutral} and run.info["clips"] == len(target.clips) - neutral
+        predictions = run.predictions()
+        assert run.metrics == classification_metrics(predictions["y_true"], predictions["y_pred"],
+                                                     labels=run.info["labels"])
