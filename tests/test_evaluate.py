@@ -230,3 +230,18 @@ def test_a_wav2vec2_run_and_a_baseline_on_embeddings_are_scored_too(small_demo, 
         predictions = run.predictions()
         assert run.metrics == classification_metrics(predictions["y_true"], predictions["y_pred"],
                                                      labels=run.info["labels"])
+
+
+def test_an_evaluation_run_opens_on_the_baselines_and_bias_pages(source, renamed, other_demo, monkeypatch):
+    corpus = load_corpus(renamed)
+    run = run_evaluation(start_evaluation(source, corpus), corpus)
+    app = open_page(monkeypatch, "app_pages/baselines.py", other_demo)
+    app.selectbox(key="open_run").set_value(run.run_id).run()
+    assert not app.exception, app.exception
+    [caption] = [c.value for c in app.caption if c.value.startswith(f"Run {source} ")]
+    assert f"CAL {run.info['unscored']['CAL']}" in caption and f"{run.info['clips']} clips" in caption
+    assert {m.label: m.value for m in app.metric}["Test clips"] == f"{run.info['clips']:,}"
+    app.switch_page("app_pages/bias.py").run()
+    app.selectbox(key="bias_run").set_value(run.run_id).run()
+    assert not app.exception, app.exception
+    assert {m.label: m.value for m in app.metric}["Clips"] == f"{run.info['clips']:,}"  # the other corpus' clips
