@@ -5,6 +5,7 @@ is drawn over it, so "which model, which layer" is one picture. The best layer i
 import plotly.graph_objects as go
 import streamlit as st
 
+from ser.analysis.uncertainty import MIN_ACTORS
 from ser.errors import SerError
 from ser.jobs.control import submit_probe
 from ser.learning.probe import ProbeSpec, probe_table
@@ -104,6 +105,11 @@ for run in probes:
     table = probe_table(run)
     best = table[table["best"]].iloc[0]
     st.subheader(run_label(run))
+    speakers = int(table["actors"].min()) if "actors" in table else None
+    if speakers is not None and speakers < MIN_ACTORS:
+        st.warning(f"Only {speakers} speaker(s) in the test part: the interval resamples speakers (within each sex), "
+                   "so with this few it is narrow or empty and says little about new voices. A corpus with more "
+                   "speakers, or the report's split, gives a more telling interval.", icon=":material/warning:")
     st.markdown(f"Best layer **{int(best['layer'])}**: macro-F1 {best['macro_f1']:.3f} "
                 f"[{best['low']:.3f}, {best['high']:.3f}] with {spec['classifier']} on the {spec['split']} split. "
                 f"Kept as baseline run `{run.info.get('best_run')}`: open it in Bias or Try a clip.")

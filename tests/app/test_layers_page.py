@@ -58,3 +58,5 @@ def test_layer_probe_page(monkeypatch, small_demo, tmp_path):
     shown = " ".join(m.value for m in app.markdown)
     assert f"Kept as baseline run `{load_run(run.run_id).info['best_run']}`" in shown
     assert f"`{other.info['best_run']}`" in shown
+    # 6 demo actors: the actor split tests on 2, too few for a telling interval, and the page says so
+    assert any("speaker(s) in the test part" in w.value for w in app.warning)
