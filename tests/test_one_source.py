@@ -13,13 +13,16 @@ from ser.cli import build_parser
 from ser.errors import ConfigError
 from ser.learning.finetune import REPORT_MODELS, FinetuneSpec
 from ser.learning.finetune.lr_search import SCHEDULES, LrSearchSpec, run_lr_search
+from ser.learning.probe import ProbeSpec
 from ser.params import spec_from_args, spec_params
 from ser.learning.splits import SPLIT_SCHEMES, SPLITS, splits_for
 from apptest import open_page
 
-COMMANDS = {"baseline": [BaselineSpec], "finetune": [FinetuneSpec], "lr-search": [FinetuneSpec, LrSearchSpec]}
+COMMANDS = {"baseline": [BaselineSpec], "finetune": [FinetuneSpec], "lr-search": [FinetuneSpec, LrSearchSpec],
+            "probe": [ProbeSpec]}
 PAGES = {"app_pages/baselines.py": ("baseline", [BaselineSpec]),
-         "app_pages/finetune.py": ("ft", [FinetuneSpec, LrSearchSpec])}
+         "app_pages/finetune.py": ("ft", [FinetuneSpec, LrSearchSpec]),
+         "app_pages/layers.py": ("probe", [ProbeSpec])}
 SPECIAL_KEYS = {(FinetuneSpec, "model"): "ft_model_choice"}  # a select box of suggestions beside a text box
 WIDGETS = ("selectbox", "number_input", "toggle", "text_input")
 
@@ -144,7 +147,7 @@ def changed(p):
 
 def change_every_default(monkeypatch) -> int:
     count = 0
-    for spec_cls in (BaselineSpec, FinetuneSpec, LrSearchSpec):
+    for spec_cls in (BaselineSpec, FinetuneSpec, LrSearchSpec, ProbeSpec):
         for p in spec_params(spec_cls).values():
             default, choices = changed(p)
             field = spec_cls.__dataclass_fields__[p.name]
