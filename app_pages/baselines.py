@@ -106,8 +106,9 @@ show_run(run, key="baseline_run")
 if run.kind == "evaluation" and run.status == "finished":
     evaluated = run.info["spec"]
     unscored = ", ".join(f"{label} {clips}" for label, clips in (run.info.get("unscored") or {}).items()) or "none"
+    same = " These are the audio files the run was trained on: the scores include its training clips."
     st.caption(f"Run {evaluated['source_run']} (trained on {evaluated.get('source_corpus')}) scored on "
                f"{run.info['corpus']['name']}: {run.info.get('clips')} clips of {', '.join(evaluated['labels'])}; "
                f"clips of emotions the model does not know: {unscored}; clips that failed: "
-               f"{len(run.info.get('failed') or [])}.")
+               f"{len(run.info.get('failed') or [])}.{same if evaluated.get('same_audio') else ''}")
 delete_box(run, "confirm_delete", "delete_run", "baseline_open")

@@ -93,7 +93,7 @@ def test_scores_the_shared_emotions_and_counts_the_others(source, renamed):
     assert run.metrics == stored and run.metrics["clips"] == run.info["clips"]
     spec = run.info["spec"]
     assert spec["source_run"] == source and spec["source_kind"] == "baseline" and spec["features"] == "mfcc13"
-    assert run.info["corpus"]["source"] == str(renamed)
+    assert run.info["corpus"]["source"] == str(renamed) and spec["same_audio"] is False
     frame = analysis_frame(load_run(run.run_id), load_corpus(run.info["corpus"]["source"]).clips)  # what Bias reads
     assert len(frame) == run.info["clips"] and frame["speaker"].notna().all() and frame["sex"].notna().all()
 
@@ -222,6 +222,8 @@ def test_a_wav2vec2_run_and_a_baseline_on_embeddings_are_scored_too(small_demo, 
                                           max_seconds=1.0, learning_rate=1e-3, split="report"), train)
     probed = run_baseline(BaselineSpec(model="svm", split="report", features=f"ssl:{encoder}:1",
                                        grid_override=SMALL_SVM_GRID, jobs=1), train)
+    own = run_evaluation(start_evaluation(probed.run_id, train), train)  # its own audio, relabelled or not
+    assert own.info["spec"]["same_audio"] is True and own.info["unscored"] == {}
     for source in (finetuned, probed):
         assert source.status == "finished", source.info.get("error")
         run = run_evaluation(start_evaluation(source.run_id, target), target)

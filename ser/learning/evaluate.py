@@ -12,6 +12,8 @@ target corpus, its predictions (every scored clip, part ``test``) feed Bias with
   were trained) and classify them in one batch; wav2vec2 runs classify clip by clip through
   ``ser.learning.predict.Predictor``.
 - Metrics come from ``ser.metrics`` over the shared labels.
+- ``same_audio`` in the spec says the target holds exactly the source run's audio files (the same corpus,
+  or a manifest relabelling it): then the scores include the clips the model was trained on.
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ def start_evaluation(run_id: str, corpus: Corpus) -> Run:
     spec = source.info.get("spec", {})
     evaluation = {"source_run": run_id, "source_kind": source.kind, "model": spec.get("model"),
                   "features": spec.get("features"), "split": SPLIT, "labels": shared, "model_labels": known,
-                  "source_corpus": source.info.get("corpus", {}).get("name")}
+                  "source_corpus": source.info.get("corpus", {}).get("name"),
+                  "same_audio": corpus.fingerprint == source.info.get("corpus", {}).get("fingerprint")}
     return create_run(KIND, evaluation, corpus_record(corpus))
 
 
