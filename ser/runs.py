@@ -257,3 +257,24 @@ def json_default(value):
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
+
+
+def progress_writer(run: Run, progress=None, timed: bool = True):
+    """A ``ser.progress.Progress`` that writes into the run's ``progress`` (at most once a second, and
+    always the last call) and passes each message on to ``progress``. ``timed``: each message gets the
+    phase's elapsed time and time left (``PhaseClock``); with False the message already says them and
+    only the figures are added to run.json."""
+    from .progress import PhaseClock
+
+    clock, last = PhaseClock(), {"t": 0.0}
+
+    def report(done: int, total: int, message: str) -> None:
+        text, figures = clock.describe(done, total, message) if timed else (message, clock.read(done, total, message))
+        if progress:
+            progress(done, total, text)
+        now = time.monotonic()
+        if done >= total or now - last["t"] > 1.0:
+            last["t"] = now
+            update_run(run, progress={"done": done, "total": total, "message": text, **figures})
+
+    return report

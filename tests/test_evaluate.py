@@ -96,6 +96,9 @@ def test_scores_the_shared_emotions_and_counts_the_others(source, renamed):
     assert run.info["corpus"]["source"] == str(renamed) and spec["same_audio"] is False
     frame = analysis_frame(load_run(run.run_id), load_corpus(run.info["corpus"]["source"]).clips)  # what Bias reads
     assert len(frame) == run.info["clips"] and frame["speaker"].notna().all() and frame["sex"].notna().all()
+    from ser.learning.predict import Predictor  # `predict --run` with an evaluation run uses its source's model
+
+    assert Predictor(load_run(run.run_id)).run.run_id == source
 
 
 def test_clip_by_clip_through_the_predictor_gives_the_same_predictions(source, other_demo, monkeypatch):

@@ -93,6 +93,8 @@ TODAYS_FLAGS = {  # flag -> dest, as scripts written before the options were gen
     "finetune": FINETUNE_FLAGS,
     "lr-search": {**FINETUNE_FLAGS, "--init-lr": "init_lr", "--factor": "factor",
                   "--epochs-per-round": "epochs_per_round", "--max-rounds": "max_rounds", "--schedule": "schedule"},
+    "probe": {"--model": "model", "--layers": "layers", "--classifier": "classifier", "--split": "split",
+              "--seed": "seed", "--max-clips": "max_clips"},
 }
 
 

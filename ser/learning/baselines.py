@@ -25,8 +25,8 @@ from ..errors import ConfigError
 from .grid_search import Cancelled, grid_search
 from ..metrics import classification_metrics, label_set
 from ..params import check_choice, param, spec_from_dict
-from ..progress import PhaseClock, Progress
-from ..runs import Run, corpus_record, create_run, prediction_frame, update_run, write_predictions
+from ..progress import Progress
+from ..runs import Run, progress_writer, corpus_record, create_run, prediction_frame, update_run, write_predictions
 from .splits import loso_folds, make_split, splits_for
 
 MODELS = {"svm": "support vector machine", "rf": "random forest", "logreg": "logistic regression",
@@ -280,7 +280,7 @@ def run_baseline(spec: BaselineSpec, corpus: Corpus, run: Run | None = None, pro
     run = run or start_baseline(spec, corpus)
     started = time.perf_counter()
     update_run(run, status="running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    report = _progress_writer(run, progress)
+    report = progress_writer(run, progress)
     try:
         result = _train_and_evaluate(spec, corpus, run, report, should_stop)
     except Cancelled as exc:
@@ -292,24 +292,6 @@ def run_baseline(spec: BaselineSpec, corpus: Corpus, run: Run | None = None, pro
     update_run(run, status="finished", seconds=round(time.perf_counter() - started, 2),
                finished=time.strftime("%Y-%m-%dT%H:%M:%S"), **result)
     return run
-
-
-def _progress_writer(run: Run, progress: Progress | None) -> Progress:
-    """Progress into run.json (at most once a second) and to the caller, each message with the phase's
-    elapsed time and time left (``PhaseClock``)."""
-    state = {"last": 0.0}
-    clock = PhaseClock()
-
-    def report(done: int, total: int, message: str) -> None:
-        text, figures = clock.describe(done, total, message)
-        if progress:
-            progress(done, total, text)
-        now = time.monotonic()
-        if done >= total or now - state["last"] > 1.0:
-            state["last"] = now
-            update_run(run, progress={"done": done, "total": total, "message": text, **figures})
-
-    return report
 
 
 def _train_and_evaluate(spec: BaselineSpec, corpus: Corpus, run: Run, report: Progress, should_stop) -> dict:

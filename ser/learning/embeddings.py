@@ -37,7 +37,7 @@ from ..data.corpus import Corpus, Problem
 from ..errors import AudioError, FeatureError
 from ..params import param
 from ..progress import PhaseClock, Progress
-from ..runs import Run, corpus_record, create_run, update_run
+from ..runs import Run, corpus_record, create_run, progress_writer, update_run
 from ..storage import atomic_write
 from .encoder import ModelIdentity, SpeechEncoder, load_encoder, model_identity
 from .features import FeatureResult, file_keys
@@ -484,17 +484,7 @@ def run_embedding_job(spec: EmbeddingSpec, corpus: Corpus, run: Run | None = Non
     run = run or start_embedding_job(spec, corpus)
     started = time.perf_counter()
     update_run(run, status="running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    last = {"t": 0.0}
-    clock = PhaseClock()
-
-    def report(done: int, total: int, message: str) -> None:  # the message already says elapsed and left
-        figures = clock.read(done, total, message)
-        if progress:
-            progress(done, total, message)
-        now = time.monotonic()
-        if done >= total or now - last["t"] > 1.0:
-            last["t"] = now
-            update_run(run, progress={"done": done, "total": total, "message": message, **figures})
+    report = progress_writer(run, progress, timed=False)  # the messages already say elapsed and left
 
     try:
         result = extract_embeddings(corpus, spec.model, spec.layers, revision=spec.revision, device=spec.device,

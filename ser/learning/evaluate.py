@@ -30,8 +30,9 @@ import pandas as pd
 from ..data.corpus import Corpus
 from ..errors import ConfigError, NotEnoughData, SerError
 from ..metrics import classification_metrics, label_set
-from ..progress import PhaseClock, Progress
-from ..runs import Run, RunError, corpus_record, create_run, load_run, prediction_frame, update_run, write_predictions
+from ..progress import Progress
+from ..runs import (Run, RunError, corpus_record, create_run, load_run, prediction_frame, progress_writer, update_run,
+                    write_predictions)
 from .grid_search import Cancelled
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def run_evaluation(run: Run, corpus: Corpus, should_stop: Callable[[], bool] | N
     ``unscored`` and ``failed`` into ``run``; status finished, or failed (raised) / cancelled."""
     started = time.perf_counter()
     update_run(run, status="running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    report = _progress_writer(run, progress)
+    report = progress_writer(run, progress)
     try:
         result = _score(run, corpus, report, should_stop)
     except Cancelled as exc:
@@ -201,18 +202,3 @@ def _file_name(clips: pd.DataFrame, clip) -> str:
     return str(clip).replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def _progress_writer(run: Run, progress: Progress | None) -> Progress:
-    """Progress into run.json (at most once a second) and to the caller, with the phase's clock."""
-    state = {"last": 0.0}
-    clock = PhaseClock()
-
-    def report(done: int, total: int, message: str) -> None:
-        text, figures = clock.describe(done, total, message)
-        if progress:
-            progress(done, total, text)
-        now = time.monotonic()
-        if done >= total or now - state["last"] > 1.0:
-            state["last"] = now
-            update_run(run, progress={"done": done, "total": total, "message": text, **figures})
-
-    return report

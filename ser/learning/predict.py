@@ -29,6 +29,10 @@ class Predictor:
     """Loads a run's model once; ``predict`` takes mono float32 audio at ``rate`` (16 kHz by default)."""
 
     def __init__(self, run: Run):
+        if run.kind == "evaluation" and run.status == "finished":  # a run scored on another corpus: its model
+            from ..runs import load_run
+
+            run = load_run(run.info["spec"]["source_run"])
         if run.status != "finished":
             raise RunError(f"run {run.run_id} is {run.status}; only a finished run can classify clips.")
         self.run = run

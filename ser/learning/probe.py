@@ -21,8 +21,8 @@ import pandas as pd
 from ..data.corpus import Corpus
 from ..errors import ConfigError
 from ..params import check_choice, param, spec_from_dict
-from ..progress import PhaseClock, Progress
-from ..runs import Run, corpus_record, create_run, update_run
+from ..progress import Progress
+from ..runs import Run, progress_writer, corpus_record, create_run, update_run
 from .baselines import MODELS
 from .splits import splits_for
 
@@ -90,7 +90,7 @@ def run_probe(spec: ProbeSpec, corpus: Corpus, run: Run | None = None,
     run = run or start_probe(spec, corpus)
     started = time.perf_counter()
     update_run(run, status="running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    report = _progress_writer(run, progress)
+    report = progress_writer(run, progress)
     try:
         result = _probe(spec, sample_clips(corpus, spec.max_clips, spec.seed), run, report, should_stop)
     except Cancelled as exc:
@@ -113,21 +113,6 @@ def sample_clips(corpus: Corpus, max_clips: int, seed: int) -> Corpus:
     keep = corpus.clips.groupby("emotion", group_keys=False).sample(frac=share, random_state=seed).index
     keep = corpus.clips.index[corpus.clips.index.isin(keep)]
     return replace(corpus, clips=corpus.clips.loc[keep], files=corpus.files.loc[keep])
-
-
-def _progress_writer(run: Run, progress: Progress | None) -> Progress:
-    clock, last = PhaseClock(), {"t": 0.0}
-
-    def report(done: int, total: int, message: str) -> None:
-        text, figures = clock.describe(done, total, message)
-        if progress:
-            progress(done, total, text)
-        now = time.monotonic()
-        if done >= total or now - last["t"] > 1.0:
-            last["t"] = now
-            update_run(run, progress={"done": done, "total": total, "message": text, **figures})
-
-    return report
 
 
 def _probe(spec: ProbeSpec, corpus: Corpus, run: Run, report: Progress, should_stop) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ser.learning.baselines import BaselineSpec, run_baseline
+from ser.learning.baselines import GRIDS, BaselineSpec, run_baseline
 from ser.data.corpus import load_corpus
 from net import free_port, wait_for_port
 from ui.live import POLL_SECONDS
@@ -187,7 +187,7 @@ def test_jobs_seen_live_started_cancelled_and_polling_stops(chromium, bare_app_u
         assert len(sent) == before, "the page kept polling with nothing queued or running"
 
         choose(page, "Model", "random forest")
-        choose(page, "Grid", "the report's grid")
+        choose(page, "Grid", GRIDS["report"])
         page.get_by_role("button", name="Start").click()
         progress = page.locator('[data-testid="stProgress"]').filter(has_text="grid search")
         progress.first.wait_for(timeout=120_000)
