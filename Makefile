@@ -1,5 +1,6 @@
 # Two commands: `make run` sets everything up and opens the dashboard; `make test` sets up, runs `ruff check`
-# (rules in pyproject.toml) and then every test.
+# (rules in pyproject.toml) and then every test, in 2 processes (pytest-xdist; SER_TEST_PROCESSES to change),
+# each numerical library on one thread so that the two do not fight over the cores.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-requirements
@@ -19,7 +20,7 @@ run: setup
 
 test: setup
 	$(VENV)/bin/python -m ruff check ser ui app_pages app.py tests benchmarks
-	$(VENV)/bin/python -m pytest
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(VENV)/bin/python -m pytest -n $${SER_TEST_PROCESSES:-2} --dist worksteal
 
 clean-cache:
 	rm -rf cache
