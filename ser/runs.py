@@ -278,3 +278,32 @@ def progress_writer(run: Run, progress=None, timed: bool = True):
             update_run(run, progress={"done": done, "total": total, "message": text, **figures})
 
     return report
+
+
+def exception_text(exc: Exception) -> str:
+    """What run.json says about an unexpected failure: the exception's class and message."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def titled_text(exc: Exception) -> str:
+    """A SerError as its title and detail; anything else as its class and message."""
+    return f"{getattr(exc, 'title', type(exc).__name__)}: {getattr(exc, 'detail', exc)}"
+
+
+def complete_run(run: Run, work, cancelled: type[Exception], error_text=exception_text) -> Run:
+    """The life of a job's run: status running, then ``work()`` (which returns the fields for run.json)
+    and status finished with its seconds; ``cancelled`` raised by the work marks it cancelled with the
+    exception's message; any other exception marks it failed (``error_text``) and is raised again."""
+    started = time.perf_counter()
+    update_run(run, status="running", started=_now())
+    try:
+        result = work()
+    except cancelled as exc:
+        update_run(run, status="cancelled", error=str(exc))
+        return run
+    except Exception as exc:
+        update_run(run, status="failed", error=error_text(exc))
+        raise
+    update_run(run, status="finished", seconds=round(time.perf_counter() - started, 2), finished=_now(),
+               **result)
+    return run

@@ -13,7 +13,6 @@ predicted by a model trained on all the others.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -26,7 +25,8 @@ from .grid_search import Cancelled, grid_search
 from ..metrics import classification_metrics, label_set
 from ..params import check_choice, param, spec_from_dict
 from ..progress import Progress
-from ..runs import Run, progress_writer, corpus_record, create_run, prediction_frame, update_run, write_predictions
+from ..runs import (Run, complete_run, corpus_record, create_run, prediction_frame, progress_writer, update_run,
+                    write_predictions)
 from .splits import loso_folds, make_split, splits_for
 
 MODELS = {"svm": "support vector machine", "rf": "random forest", "logreg": "logistic regression",
@@ -278,20 +278,8 @@ def run_baseline(spec: BaselineSpec, corpus: Corpus, run: Run | None = None, pro
     A failure or cancellation marks the run failed/cancelled with the reason."""
     spec.validate()
     run = run or start_baseline(spec, corpus)
-    started = time.perf_counter()
-    update_run(run, status="running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
     report = progress_writer(run, progress)
-    try:
-        result = _train_and_evaluate(spec, corpus, run, report, should_stop)
-    except Cancelled as exc:
-        update_run(run, status="cancelled", error=str(exc))
-        return run
-    except Exception as exc:
-        update_run(run, status="failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    update_run(run, status="finished", seconds=round(time.perf_counter() - started, 2),
-               finished=time.strftime("%Y-%m-%dT%H:%M:%S"), **result)
-    return run
+    return complete_run(run, lambda: _train_and_evaluate(spec, corpus, run, report, should_stop), Cancelled)
 
 
 def _train_and_evaluate(spec: BaselineSpec, corpus: Corpus, run: Run, report: Progress, should_stop) -> dict:

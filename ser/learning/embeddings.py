@@ -37,7 +37,7 @@ from ..data.corpus import Corpus, Problem
 from ..errors import AudioError, FeatureError
 from ..params import param
 from ..progress import PhaseClock, Progress
-from ..runs import Run, corpus_record, create_run, progress_writer, update_run
+from ..runs import Run, complete_run, corpus_record, create_run, progress_writer, titled_text
 from ..storage import atomic_write
 from .encoder import ModelIdentity, SpeechEncoder, load_encoder, model_identity
 from .features import FeatureResult, file_keys
@@ -482,20 +482,11 @@ def run_embedding_job(spec: EmbeddingSpec, corpus: Corpus, run: Run | None = Non
     ``extract_embeddings`` as the run's ``embeddings`` when finished; cancelled keeps the stored chunks."""
     spec.validate()
     run = run or start_embedding_job(spec, corpus)
-    started = time.perf_counter()
-    update_run(run, status="running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
     report = progress_writer(run, progress, timed=False)  # the messages already say elapsed and left
 
-    try:
+    def extract() -> dict:
         result = extract_embeddings(corpus, spec.model, spec.layers, revision=spec.revision, device=spec.device,
                                     batch_seconds=spec.batch_seconds, progress=report, should_stop=should_stop)
-    except Cancelled as exc:
-        update_run(run, status="cancelled", error=str(exc))
-        return run
-    except Exception as exc:
-        update_run(run, status="failed", error=f"{getattr(exc, 'title', type(exc).__name__)}: "
-                                               f"{getattr(exc, 'detail', exc)}")
-        raise
-    update_run(run, status="finished", seconds=round(time.perf_counter() - started, 2),
-               finished=time.strftime("%Y-%m-%dT%H:%M:%S"), embeddings=result.summary())
-    return run
+        return {"embeddings": result.summary()}
+
+    return complete_run(run, extract, Cancelled, titled_text)

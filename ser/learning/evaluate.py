@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
 from typing import Callable
 
 import numpy as np
@@ -31,7 +30,7 @@ from ..data.corpus import Corpus
 from ..errors import ConfigError, NotEnoughData, SerError
 from ..metrics import classification_metrics, label_set
 from ..progress import Progress
-from ..runs import (Run, RunError, corpus_record, create_run, load_run, prediction_frame, progress_writer, update_run,
+from ..runs import (Run, RunError, complete_run, corpus_record, create_run, load_run, prediction_frame, progress_writer,
                     write_predictions)
 from .grid_search import Cancelled
 
@@ -99,20 +98,8 @@ def run_evaluation(run: Run, corpus: Corpus, should_stop: Callable[[], bool] | N
                    progress: Progress | None = None) -> Run:
     """Score the source run on ``corpus`` (the target corpus) and write predictions, metrics, ``clips``,
     ``unscored`` and ``failed`` into ``run``; status finished, or failed (raised) / cancelled."""
-    started = time.perf_counter()
-    update_run(run, status="running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
     report = progress_writer(run, progress)
-    try:
-        result = _score(run, corpus, report, should_stop)
-    except Cancelled as exc:
-        update_run(run, status="cancelled", error=str(exc))
-        return run
-    except Exception as exc:
-        update_run(run, status="failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    update_run(run, status="finished", seconds=round(time.perf_counter() - started, 2),
-               finished=time.strftime("%Y-%m-%dT%H:%M:%S"), **result)
-    return run
+    return complete_run(run, lambda: _score(run, corpus, report, should_stop), Cancelled)
 
 
 def _score(run: Run, corpus: Corpus, report: Progress, should_stop) -> dict:

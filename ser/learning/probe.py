@@ -22,7 +22,7 @@ from ..data.corpus import Corpus
 from ..errors import ConfigError
 from ..params import check_choice, param, spec_from_dict
 from ..progress import Progress
-from ..runs import Run, progress_writer, corpus_record, create_run, update_run
+from ..runs import Run, complete_run, corpus_record, create_run, progress_writer, titled_text, update_run
 from .baselines import MODELS
 from .splits import splits_for
 
@@ -88,21 +88,9 @@ def run_probe(spec: ProbeSpec, corpus: Corpus, run: Run | None = None,
     layers done."""
     spec.validate()
     run = run or start_probe(spec, corpus)
-    started = time.perf_counter()
-    update_run(run, status="running", started=time.strftime("%Y-%m-%dT%H:%M:%S"))
     report = progress_writer(run, progress)
-    try:
-        result = _probe(spec, sample_clips(corpus, spec.max_clips, spec.seed), run, report, should_stop)
-    except Cancelled as exc:
-        update_run(run, status="cancelled", error=str(exc))
-        return run
-    except Exception as exc:
-        update_run(run, status="failed", error=f"{getattr(exc, 'title', type(exc).__name__)}: "
-                                               f"{getattr(exc, 'detail', exc)}")
-        raise
-    update_run(run, status="finished", seconds=round(time.perf_counter() - started, 2),
-               finished=time.strftime("%Y-%m-%dT%H:%M:%S"), **result)
-    return run
+    return complete_run(run, lambda: _probe(spec, sample_clips(corpus, spec.max_clips, spec.seed), run, report,
+                                            should_stop), Cancelled, titled_text)
 
 
 def sample_clips(corpus: Corpus, max_clips: int, seed: int) -> Corpus:
