@@ -385,7 +385,8 @@ def cmd_evaluate(args) -> int:
 def cmd_finetune(args) -> int:
     from .jobs.control import submit_finetune
 
-    run = submit_finetune(spec_from_args(FinetuneSpec, args).validate(), _load(args))
+    spec = _checked_model(spec_from_args(FinetuneSpec, args).validate())
+    run = submit_finetune(spec, _load(args))
     return _after_submit(args, run)
 
 
@@ -393,8 +394,18 @@ def cmd_lr_search(args) -> int:
     from .jobs.control import submit_lr_search
 
     search = spec_from_args(LrSearchSpec, args).validate()
-    run = submit_lr_search(spec_from_args(FinetuneSpec, args).validate(), _load(args), **search.to_dict())
+    spec = _checked_model(spec_from_args(FinetuneSpec, args).validate())
+    run = submit_lr_search(spec, _load(args), **search.to_dict())
     return _after_submit(args, run)
+
+
+def _checked_model(spec: FinetuneSpec) -> FinetuneSpec:
+    """The model must be had (a folder with weights, the local cache, or the hub) before a job is queued,
+    as on the Fine-tuning page: an unknown model is an error here, not a failed run minutes later."""
+    from .learning.finetune.model import locate_model
+
+    locate_model(spec.model)
+    return spec
 
 
 def _after_submit(args, run) -> int:

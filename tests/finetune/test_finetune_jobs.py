@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from ser.jobs.control import refresh, resume, submit_finetune
@@ -76,14 +77,16 @@ def test_cli_finetune_wait_json(tiny_model, small_demo):
     assert set(result["metrics"]) == {"accuracy", "macro_f1", "uar"}
 
 
-def test_cli_finetune_unknown_model_is_a_clear_error(small_demo):
-    done = subprocess.run([sys.executable, "-m", "ser", "finetune", "--data", str(small_demo), "--model",
+@pytest.mark.parametrize("command", ["finetune", "lr-search"])
+def test_cli_unknown_model_is_a_clear_error_before_anything_is_queued(small_demo, isolated_cache, command):
+    from ser.runs import list_runs
+
+    done = subprocess.run([sys.executable, "-m", "ser", command, "--data", str(small_demo), "--model",
                            "/no/such/model-folder", "--wait", "--json"], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
     assert "Traceback" not in done.stdout + done.stderr
-    result = json.loads(done.stdout)
-    assert result["status"] == "failed" and "/no/such/model-folder" in result["error"]
-    assert done.returncode != 0
+    assert done.returncode == 2 and "/no/such/model-folder" in done.stderr and "does not exist" in done.stderr
+    assert list_runs() == []  # refused before queueing: no failed run left behind
 
 
 def test_finetune_page_shows_runs_and_the_search(monkeypatch, tiny_spec, demo_corpus, small_demo):
