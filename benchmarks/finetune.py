@@ -11,6 +11,11 @@ optimizer steps each, through Hugging Face's Trainer. The models are randomly in
   float rounding, since wav2vec2 has no batch statistics), for GPUs with less memory;
 - workbench-unbucketed: the defaults with each batch padded to exactly its longest clip (one new shape per
   batch, as before the 0.25 s rounding);
+- candidates for the next GPU run (not the workbench's defaults until measured): workbench-cudnn (the
+  defaults with ``torch.backends.cudnn.benchmark`` on: with the 0.25 s buckets only a few batch shapes
+  exist, so cuDNN's search for the fastest convolution pays once per shape), workbench-posconv32 (the
+  defaults with the trainable positional convolution computed outside autocast, in fp32/TF32: under bf16
+  its grouped kernel-128 convolution took 60% of the GPU time in run 2) and workbench-tuned (both);
 - report: fp16, gradient checkpointing, batch 32 x 4 accumulation, random batches with every clip padded
   to the longest clip of the data set (5.0 s, CREMA-D's longest).
 
@@ -21,6 +26,8 @@ Every model uses PyTorch's scaled-dot-product attention (transformers' default, 
 
 Clips/s counts the clips of the timed optimizer steps (``--clips`` clips, one pass over the data: the
 report's setting takes 20 steps of 128 clips), after ``--warmup`` untimed steps (CUDA kernels, autotuning).
+``--passes 2`` times two passes over the same clips and also gives the last pass' clips/s: a real run's
+later epochs meet batch shapes seen before, which a single pass never does.
 
 Model FLOP/s, and their share of the card's dense bf16 peak (MFU), count the useful work only: the
 floating-point operations of one forward and backward pass over each clip at its own length (no padding,
@@ -68,8 +75,13 @@ SIZES = {
 # On 2 CPU cores a batch of 32 clips padded to 5 s takes ~15 s, so the smoke test scales both batches down
 # by 4 and both accumulations by 2 (the 4:1 ratio of batch sizes stays).
 SMOKE = {"workbench": {"batch_size": 4, "grad_accum": 1}, "workbench-8x4": {"batch_size": 2, "grad_accum": 2},
-         "workbench-unbucketed": {"batch_size": 4, "grad_accum": 1}, "report": {"batch_size": 8, "grad_accum": 2}}
-SETTINGS = ("report", "workbench", "workbench-8x4", "workbench-unbucketed")
+         "workbench-unbucketed": {"batch_size": 4, "grad_accum": 1}, "report": {"batch_size": 8, "grad_accum": 2},
+         **{name: {"batch_size": 4, "grad_accum": 1}
+            for name in ("workbench-cudnn", "workbench-posconv32", "workbench-tuned")}}
+SETTINGS = ("report", "workbench", "workbench-8x4", "workbench-unbucketed", "workbench-cudnn", "workbench-posconv32",
+            "workbench-tuned")
+CUDNN_BENCHMARK = ("workbench-cudnn", "workbench-tuned")
+POSCONV_FP32 = ("workbench-posconv32", "workbench-tuned")
 BATCHES = {"workbench-8x4": {"batch_size": 8, "grad_accum": 4}}  # the others: the spec's defaults (32 x 1)
 # Dense bf16 peaks by the vendor's datasheets (SXM parts), in FLOP/s; H200 shares the H100's compute.
 PEAK_BF16 = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12}
@@ -147,19 +159,22 @@ def _arguments(values: dict):
     return TrainingArguments(**values)
 
 
-def measure(size: str, setting: str, clips: int, warmup: int, smoke: bool = False) -> dict:
+def measure(size: str, setting: str, clips: int, warmup: int, smoke: bool = False, passes: int = 1) -> dict:
     """Untimed ``warmup`` steps (CUDA kernels, autotuning), then the timed optimizer steps that see every
-    one of about ``clips`` clips once (so length grouping gets no easy batches); clips/s, model FLOP/s
-    and peak GPU memory."""
+    one of about ``clips`` clips ``passes`` times (so length grouping gets no easy batches); clips/s (and
+    the last pass' alone), model FLOP/s and peak GPU memory."""
     import torch
 
     arguments = report_arguments if setting == "report" else workbench_arguments
     out = Path(tempfile.mkdtemp(prefix="ser-bench-finetune-"))
     per_step = _per_step(arguments(out, 1, smoke, setting)[0])
     steps = max(1, round(clips / per_step))
-    args = arguments(out, steps, smoke, setting)[0]
+    args = arguments(out, steps * passes, smoke, setting)[0]
     data = RandomClips(per_step * steps)
     model = _model(size)
+    if setting in POSCONV_FP32:
+        positional_conv_in_fp32(model)
+    torch.backends.cudnn.benchmark = setting in CUDNN_BENCHMARK
     result = {"batch": args.per_device_train_batch_size, "grad_accum": args.gradient_accumulation_steps,
               "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
               "gradient_checkpointing": bool(args.activation_checkpointing), "batches": args.train_sampling_strategy,
@@ -179,15 +194,34 @@ def measure(size: str, setting: str, clips: int, warmup: int, smoke: bool = Fals
     finally:
         del model
         gc.collect()
+        torch.backends.cudnn.benchmark = False
     seconds = clock.times[-1] - clock.started
     done = len(clock.times) * per_step
+    if passes > 1 and len(clock.times) > steps:
+        last = clock.times[-1] - clock.times[-steps - 1]
+        result.update(passes=passes, last_pass_clips_per_s=round(steps * per_step / last, 2))
     result.update(steps=len(clock.times), clips=done, seconds=round(seconds, 3), clips_per_s=round(done / seconds, 2),
-                  audio_hours_per_hour=round(sum(data.lengths[:done]) / RATE / seconds, 1))
+                  audio_hours_per_hour=round(sum(data.lengths) * done / len(data.lengths) / RATE / seconds, 1))
     if torch.cuda.is_available():
         result["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         torch.cuda.empty_cache()
-    result["_lengths"] = data.lengths[:done]
+    result["_lengths"] = (data.lengths * passes)[:done]
     return result
+
+
+def positional_conv_in_fp32(model) -> None:
+    """A candidate, not yet the workbench's: the encoder's trainable positional convolution (grouped,
+    kernel 128) computed outside autocast, in fp32 (TF32 on tensor cores), its output cast back."""
+    import torch
+
+    block = model.wav2vec2.encoder.pos_conv_embed
+    forward = block.forward
+
+    def fp32_forward(hidden_states):
+        with torch.autocast(hidden_states.device.type, enabled=False):
+            return forward(hidden_states.float()).to(hidden_states.dtype)
+
+    block.forward = fp32_forward
 
 
 def _per_step(args) -> int:
@@ -311,6 +345,7 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(SETTINGS))
     parser.add_argument("--clips", type=int, default=None, help="clips per setting (timed)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps before the timed ones")
+    parser.add_argument("--passes", type=int, default=1, help="timed passes over the clips (2: later epochs)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     import torch
@@ -320,8 +355,8 @@ def main() -> None:
     sizes = args.sizes or (["tiny"] if args.smoke else ["base", "large"])
     clips = args.clips or (48 if args.smoke else 2560)
     warmup = args.warmup if args.warmup is not None else (1 if args.smoke else 3)
-    if clips < 1 or warmup < 0:
-        parser.error("--clips must be 1 or more and --warmup 0 or more")
+    if clips < 1 or warmup < 0 or args.passes < 1:
+        parser.error("--clips and --passes must be 1 or more and --warmup 0 or more")
     name = "finetune-smoke.json" if args.smoke else "finetune.json"  # a smoke run never overwrites GPU figures
     out = Path(args.out or Path(__file__).parent / "results" / name)
     card = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
@@ -334,7 +369,7 @@ def main() -> None:
         curve = flop_curve(size)
         for setting in args.settings:
             print(f"{size} / {setting} settings: {clips} clips…", file=sys.stderr, flush=True)
-            row = measure(size, setting, clips, warmup, args.smoke)
+            row = measure(size, setting, clips, warmup, args.smoke, args.passes)
             lengths = row.pop("_lengths", None)
             if lengths and "seconds" in row:
                 rate = model_flops(size, curve, lengths) / row["seconds"]
@@ -356,9 +391,9 @@ def main() -> None:
     met = {}
     for size, target in targets.items():
         if size in results:
-            best = max((results[size].get(f"speedup_{s}") or 0) for s in SETTINGS[1:])
-            met[f"{size}_speedup_at_least_{target}x"] = best >= target
-    mfus = [res.get(s, {}).get("mfu_of_datasheet_bf16") for res in results.values() for s in SETTINGS[1:]]
+            # the workbench's defaults only: a candidate setting counts once it has become the default
+            met[f"{size}_speedup_at_least_{target}x"] = (results[size].get("speedup_workbench") or 0) >= target
+    mfus = [res.get("workbench", {}).get("mfu_of_datasheet_bf16") for res in results.values()]
     met["mfu_at_least_40_percent"] = any(m is not None and m >= 0.4 for m in mfus)
     result = {
         "benchmark": "finetune/throughput",
@@ -366,7 +401,7 @@ def main() -> None:
         "device": card, "gpu_bf16_peak_datasheet_tflops": peak and round(peak / 1e12, 1),
         "gpu_bf16_matmul_measured_tflops": attainable and round(attainable / 1e12, 1),
         "data": "random audio, CREMA-D length: normal 2.5 s +/- 0.5 s within 1.3-5.0 s, longest 5.0 s",
-        "clips_per_setting": clips, "warmup_steps": warmup,
+        "clips_per_setting": clips, "warmup_steps": warmup, "passes": args.passes,
         "sizes": {s: SIZES[s] or "Wav2Vec2Config defaults" for s in sizes},
         "flops": "useful FLOPs: forward+backward per clip at its own length, FlopCounterMode, no padding or "
                  "recomputation; MFU = model FLOP/s over the datasheet's dense bf16 peak",

@@ -7,6 +7,8 @@
 #
 #   bash benchmarks/gpu.sh                    # all parts
 #   PARTS="inference" bash benchmarks/gpu.sh  # some: finetune-large finetune-base inference embeddings probe
+#   PARTS="finetune-next" bash benchmarks/gpu.sh  # the candidates of NOTES.md (cuDNN autotuning, positional
+#                                                 # convolution in fp32), two passes each, large
 #   LARGE="report workbench" BASE=... bash benchmarks/gpu.sh   # fewer fine-tuning settings (default: all)
 #
 # Packages the image lacks (the pinned transformers, soundfile, soxr) are installed from wheels in .whl/
@@ -46,6 +48,8 @@ part finetune-large 230 "$PY" benchmarks/finetune.py --sizes large --clips 1536 
   --out "$OUT/finetune-large.json"
 part finetune-base 150 "$PY" benchmarks/finetune.py --sizes base --clips 1536 --settings ${BASE:-$ALL} \
   --out "$OUT/finetune-base.json"
+part finetune-next 300 "$PY" benchmarks/finetune.py --sizes large --clips 1024 --passes 2 \
+  --settings report workbench workbench-cudnn workbench-posconv32 workbench-tuned --out "$OUT/finetune-next.json"
 part inference 90 "$PY" benchmarks/inference.py --out "$OUT/inference-gpu.json"
 part embeddings 120 "$PY" benchmarks/embeddings.py --device cuda --size base large --out "$OUT/embeddings-gpu.json"
 part probe 100 "$PY" benchmarks/finetune_probe.py --out "$OUT/probe.json"
