@@ -6,11 +6,11 @@ import streamlit as st
 
 from ser.data.corpus_report import distribution
 from ser.data.crowd import MODALITY_NAMES, agreement_table, crowd_scores, has_votes, hit_rate_table
-from ser.labels import EMOTIONS, INTENSITIES, SENTENCES
 from ser.reference import REPORT_AGREEMENT, truncate
-from ui.clip_list import paged_clips
 from ui.charts import agreement_bars, confusion_heatmap, counts_bar
+from ui.clip_table import clip_table
 from ui.features_panel import describe_result, feature_set_picker, features_with_progress
+from ui.page_state import URL, kept
 from ui.sidebar import corpus_sidebar
 
 corpus = corpus_sidebar()
@@ -56,17 +56,21 @@ with st.expander("Audio features (computed once, then read from the cache)"):
 
 # ------------------------------------------------------------------ distributions
 st.header("What the corpus holds")
-tabs = st.tabs(["emotion", "sentence", "intensity", "sex", "age band", "race", "ethnicity", "duration"])
-for tab, column in zip(tabs[:-1], ["emotion", "sentence", "intensity", "sex", "age band", "race", "ethnicity"]):
+DISTRIBUTIONS = ["emotion", "sentence", "intensity", "sex", "age band", "race", "ethnicity", "duration"]
+tabs = st.tabs(DISTRIBUTIONS, key=kept("overview_tab", DISTRIBUTIONS), bind=URL)  # only the open tab is drawn
+for tab, column in zip(tabs, DISTRIBUTIONS):
+    if not tab.open:
+        continue
     with tab:
+        if column == "duration":
+            figure = px.histogram(clips, x="duration_s", nbins=40, color="emotion", title="Clip duration (s)")
+            st.plotly_chart(figure, key="dist_duration")
+            continue
         frame = distribution(clips, column)
         if frame[column].eq("unknown").all():
             st.info(f"This corpus has no {column} information.")
         else:
             st.plotly_chart(counts_bar(frame, column, f"Clips by {column}"), key=f"dist_{column}")
-with tabs[-1]:
-    figure = px.histogram(clips, x="duration_s", nbins=40, color="emotion", title="Clip duration (s)")
-    st.plotly_chart(figure, key="dist_duration")
 
 # ------------------------------------------------------------------ crowd
 st.header("What the crowd heard")
@@ -106,27 +110,13 @@ else:
     metric_columns[1].metric("UAR", f"{scores['uar']:.3f}")
     metric_columns[2].metric("Accuracy", f"{scores['accuracy']:.3f}")
     metric_columns[3].metric("Clips voted", f"{scores['clips']:,}")
-    normalise = st.toggle("Row-normalised", value=True, key="crowd_normalise")
+    normalise = st.toggle("Row-normalised", value=True, key=kept("overview_crowd_normalise"), bind=URL)
     st.plotly_chart(confusion_heatmap(scores["confusion"], "Intended emotion vs voice-only plurality vote",
                                       normalise), key="crowd_confusion")
 
-# ------------------------------------------------------------------ clip browser
-st.header("Listen to the clips")
-
-
-def options(column: str) -> list:
-    values = clips[column].dropna().unique().tolist()
-    order = {"emotion": list(EMOTIONS), "sentence": list(SENTENCES), "intensity": list(INTENSITIES)}.get(column)
-    return [v for v in order if v in values] + sorted(set(values) - set(order)) if order else sorted(values)
-
-
-filters = {}
-filter_columns = st.columns(6)
-for slot, column in zip(filter_columns, ["emotion", "speaker", "sentence", "intensity", "sex", "race"]):
-    with slot:
-        filters[column] = st.multiselect(column, options(column), key=f"browse_{column}")
-selected = clips
-for column, values in filters.items():
-    if values:
-        selected = selected[selected[column].isin(values)]
-paged_clips(selected, key="browse_page")
+# ------------------------------------------------------------------ the clips
+st.header("The clips")
+st.markdown("Every clip with its metadata" + (" and the crowd's votes (the plurality vote, its agreement and the "
+            "number of raters per modality; the counts per emotion under *Columns*)" if has_votes(clips) else "")
+            + ". Sort, filter and search; select a row to hear the clip and see its waveform and mel spectrogram.")
+clip_table(clips, key="overview_clips")

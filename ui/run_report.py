@@ -7,11 +7,16 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from ser.data.corpus import corpus_signature, load_corpus
+from ser.errors import SerError
 from ser.metrics import confusion_frame, report_frame
-from ser.runs import Run, delete_run
+from ser.runs import Run, delete_run, parts_of
 from ui.charts import confusion_heatmap
 from ui.jobs_panel import stopped_job
+from ui.clip_table import clip_table, predictions_of
 from ui.live import STOPPED
+from ui.page_state import URL, kept
+from ui.state import show_error
 
 
 def show_run(run: Run, key: str) -> None:
@@ -49,6 +54,41 @@ def show_run(run: Run, key: str) -> None:
         normalise = st.toggle("Row-normalised", value=False, key=f"{key}_normalise")
         st.plotly_chart(confusion_heatmap(confusion_frame(metrics), "Confusion matrix (test)", normalise),
                         key=f"{key}_confusion")
+    run_clips(run, key)
+
+
+def run_clips(run: Run, key: str) -> pd.DataFrame | None:
+    """Every clip of the run with its prediction and the probability of every class, one part at a time
+    (test first), in the clip table; returns what the table shows."""
+    st.subheader("Every clip of this run")
+    try:
+        parts = parts_of(predictions_of(run))
+    except SerError as exc:
+        show_error(exc)
+        return None
+    part = st.segmented_control("Part", parts, default=parts[0], required=True, bind=URL,
+                                key=kept(f"{key}_clips_part", parts),
+                                help="test: the clips held out from training; val: those used to stop or tune; "
+                                     "train: the clips it learned from (their scores flatter the model).")
+    return clip_table(corpus_clips(run), f"{key}_clips", run=run, part=part)
+
+
+def corpus_clips(run: Run) -> pd.DataFrame:
+    """The clips table of the run's corpus (read once per version of it); without it (moved or deleted),
+    an empty table: the rows then come from the predictions alone, without metadata or audio."""
+    source = run.info.get("corpus", {}).get("source")
+    try:
+        return _clips_of(source, corpus_signature(source))
+    except SerError as exc:
+        st.caption(f"The run's corpus cannot be read ({exc.title}: {exc.detail}), so its clips show no metadata "
+                   "and cannot be played.")
+        return pd.DataFrame(columns=["path", "emotion"], index=pd.Index([], name="clip_id"))
+
+
+@st.cache_resource(show_spinner="Reading the run's corpus…", max_entries=2)
+def _clips_of(source: str | None, signature: str) -> pd.DataFrame:
+    """Shared, not copied: the clip table only reads it."""
+    return load_corpus(source).clips
 
 
 def _cross_validation(info: dict, key: str) -> None:

@@ -55,15 +55,44 @@ def test_overview_of_a_crema_folder(monkeypatch, crema_folder):
     assert "Macro-F1" in metrics
 
 
-def test_clip_browser_filters_and_pages(monkeypatch, crema_folder):
+def clip_count(app) -> str:
+    return next(c.value for c in app.caption if " clips**" in c.value)
+
+
+def test_overview_clip_table_filters_plays_and_keeps_its_view(monkeypatch, crema_folder):
     app = run_app(monkeypatch, SER_DATA=crema_folder)
-    assert "24 clip(s) match" in texts(app)
-    assert len(app.get("audio")) == 10
-    app.multiselect(key="browse_emotion").set_value(["ANG"]).run()
-    assert "4 clip(s) match" in texts(app) and len(app.get("audio")) == 4
-    app.multiselect(key="browse_emotion").set_value([]).run()
-    app.number_input(key="browse_page").set_value(3).run()
-    assert not app.exception and len(app.get("audio")) == 4
+    assert clip_count(app).startswith("**24 of 24 clips**")
+    table = frame_with_column(app, "voice_vote")
+    assert len(table) == 24 and {"speaker", "sentence", "voice_agreement", "face_vote"} <= set(table.columns)
+    assert not app.get("audio")  # no player until a row is selected
+    app.multiselect(key="overview_clips_is_emotion").set_value(["ANG"]).run()
+    assert clip_count(app).startswith("**4 of 24 clips**")
+    assert set(frame_with_column(app, "voice_vote")["emotion"]) == {"ANG"}
+    app.session_state["overview_clips_table"] = {"selection": {"rows": [1], "columns": []}}
+    app.run()
+    assert not app.exception and len(app.get("audio")) == 1
+    assert any("overview_clips_clip_spectrogram" in c.proto.id for c in app.get("plotly_chart"))
+    app.switch_page("app_pages/bias.py").run()
+    app.switch_page("app_pages/overview.py").run()
+    assert not app.exception
+    assert clip_count(app).startswith("**4 of 24 clips**")  # the filter survived the visit
+    assert app.query_params["overview_clips_is_emotion"] in ("ANG", ["ANG"])
+
+
+def test_a_shared_overview_url_opens_the_same_clips(monkeypatch, crema_folder):
+    monkeypatch.setenv("SER_DATA", str(crema_folder))
+    monkeypatch.chdir(ROOT)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    app.query_params["overview_clips_is_sex"] = "Male"
+    app.query_params["overview_clips_search"] = "DFA"
+    app.query_params["overview_tab"] = "sex"
+    app.run()
+    assert not app.exception
+    charts = [c.proto.id for c in app.get("plotly_chart")]
+    assert any("dist_sex" in c for c in charts) and not any("dist_emotion" in c for c in charts)  # the open tab
+    assert clip_count(app).startswith("**6 of 24 clips**")
+    shown = frame_with_column(app, "voice_vote")
+    assert set(shown["sex"]) == {"Male"} and all("_DFA_" in i for i in shown.index)
 
 
 def test_bad_corpus_path_shows_an_error_and_the_app_keeps_working(monkeypatch, crema_folder, tmp_path):
