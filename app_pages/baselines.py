@@ -5,7 +5,8 @@ import streamlit as st
 
 from ser.learning.baselines import BaselineSpec, grid_size
 from ser.errors import SerError
-from ser.learning.features import FEATURE_SETS
+from ser.learning.embeddings import parse_set_name
+from ser.learning.features import is_embedding_set
 from ser.data.corpus import load_corpus
 from ser.jobs.control import submit_baseline, submit_evaluation
 from ser.params import spec_params
@@ -15,6 +16,7 @@ from ui.jobs_panel import active_jobs
 from ui.live import announce, current_runs
 from ui.run_report import delete_box, pick_run, show_run
 from ui.sidebar import corpus_sidebar
+from ui.features_panel import feature_set_picker
 from ui.spec_form import spec_form
 from ui.state import show_error
 
@@ -28,11 +30,18 @@ st.info(WHY_SPLITS_MATTER, icon=":material/record_voice_over:")
 
 # ------------------------------------------------------------------ start a job
 with st.form("baseline_form", enter_to_submit=False):  # Enter in a number box never starts a job
-    settings = spec_form(BaselineSpec, "baseline", columns=3, options={"features": list(FEATURE_SETS)})
+    settings = spec_form(BaselineSpec, "baseline", columns=3, skip=("features",))
+    settings["features"] = feature_set_picker("baseline_features", in_form=True)
     started = st.form_submit_button("Start", type="primary", key="start_baseline")
 folds = spec_params(BaselineSpec)["cv_folds"].default
 st.caption(f"The report's grids: SVM {grid_size('svm')} candidates (C, gamma, kernel), random forest {grid_size('rf')} "
            f"(trees, depth, split and leaf sizes), each cross-validated {folds} times. The job uses every core.")
+st.caption("Features: the hand-crafted sets, or one layer of a pretrained speech encoder (its hidden state mean-pooled "
+           "over each clip). Layers whose embeddings the cache holds are listed; for another encoder choose "
+           "'another speech encoder' and give its hub id or folder and the layer. Embeddings not stored yet are "
+           "extracted by the job first, every hidden state at once (minutes on a CPU; the Clusters page can queue "
+           "that extraction alone). Without internet, give a local folder or a model in the Hugging Face cache "
+           "with HF_HUB_OFFLINE=1.")
 if corpus is not None:
     import os
 
@@ -53,6 +62,12 @@ if started:
     else:
         try:
             spec = BaselineSpec(**settings).validate()
+            if is_embedding_set(spec.features):
+                from ser.learning.finetune.model import locate_model
+
+                model, _ = parse_set_name(spec.features)
+                with st.spinner(f"Looking for {model}…"):
+                    locate_model(model)  # a folder, the local cache or the hub: fails here, not in the job
             run = submit_baseline(spec, corpus)
             st.session_state["baseline_open"] = run.run_id
             announce(f"Queued {run.run_id}")

@@ -25,7 +25,7 @@ import shutil
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -185,6 +185,75 @@ class EmbeddingStore:
         if self.pending.exists():
             for tmp in self.pending.glob(".*"):
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- what the cache holds
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A model whose embeddings the feature cache holds: ``model`` is what its feature sets are named with
+    (the hub id, or the folder's absolute path), ``layers`` the hidden states stored; with a corpus,
+    ``stored`` of its ``clips`` files are stored in each of them (failed files count as stored)."""
+
+    model: str
+    identity: ModelIdentity
+    layers: tuple[int, ...]
+    dim: int
+    precision: str | None
+    stored: int | None = None
+    clips: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.clips is not None and self.stored == self.clips
+
+    def label(self, layer: int) -> str:
+        """``wav2vec2-base · layer 7 (facebook/wav2vec2-base)``."""
+        return f"{_short(self.model)} · layer {layer} ({self.model})"
+
+    def set_names(self) -> list[str]:
+        return [set_name(self.model, layer) for layer in self.layers]
+
+
+def stored_models(corpus: Corpus | None = None) -> list[StoredModel]:
+    """The models whose embeddings are in the feature cache (from each store's model.json and layer files; a
+    folder model whose folder is gone is left out: its sets could not be read), by name; with ``corpus``, how
+    many of its files each has stored, those with none of them last."""
+    found = []
+    for folder in sorted(config.features_dir().glob(f"{PREFIX}-*-v{VERSION}")):
+        try:
+            info = json.loads((folder / "model.json").read_text())
+            identity = ModelIdentity(**info["identity"])
+            dim = int(info["dim"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if identity.where == "folder" and not Path(identity.source).is_dir():
+            continue
+        store = EmbeddingStore(identity)
+        layers = tuple(sorted({int(p.stem.split("-")[1]) for c in [store.folder, *store.chunks()]
+                               for p in c.glob("layer-*.parquet")}))
+        if not layers:
+            continue
+        model = identity.source if identity.where == "folder" else identity.name
+        entry = StoredModel(model, identity, layers, dim, info.get("precision"))
+        if corpus is not None:
+            keys = file_keys(corpus.files)
+            entry = replace(entry, stored=int(keys.isin(store.stored_keys(list(layers))).sum()),
+                            clips=int(len(keys)))
+        found.append(entry)
+    return sorted(found, key=lambda m: (corpus is not None and not m.stored, m.model.lower()))
+
+
+def stored_clips(corpus: Corpus, name: str) -> tuple[int, int]:
+    """(files of the corpus stored for the feature set ``ssl:MODEL:LAYER``, files of the corpus). Resolves the
+    model's identity (a folder's digest, a hub id's commit in the local cache), so it may raise
+    ``ModelUnavailable``; reads only the layer's keys."""
+    model, layer = parse_set_name(name)
+    store = EmbeddingStore(model_identity(model))
+    keys = file_keys(corpus.files)
+    if store.info() is None:
+        return 0, int(len(keys))
+    return int(keys.isin(store.stored_keys([layer])).sum()), int(len(keys))
 
 
 # ---------------------------------------------------------------- extraction
