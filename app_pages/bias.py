@@ -1,19 +1,31 @@
 """RQ4: for whom does it work? Any run's predictions by actor, demographics, sentence, intensity and
-duration, with intervals, the crowd beside the model, and a tree that explains the errors."""
+duration, with intervals, the crowd beside the model, and a tree that explains the errors.
 
-import pandas as pd
+Every setting is kept when the page is left (ui.page_state.kept) and the ones that define the view are in
+the URL. Clicking a group, an actor or a confusion-matrix cell lists its clips and offers them to the other
+pages (ui.selection); a selection made elsewhere (a lasso on Clusters) narrows the whole analysis."""
+
+from functools import partial
+
+import numpy as np
 import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
-from ser.analysis.bias import FILTER_COLUMNS, GROUPINGS, confusion, filter_frame, gap_verdict
+from ser.analysis.bias import (FILTER_COLUMNS, GROUPINGS, cell_clips, filter_frame, frame_digest,
+                               gap_verdict, group_clips)
+from ser.analysis.uncertainty import MIN_ACTORS
 from ser.errors import NotEnoughData, SerError
 from ser.runs import list_runs
-from ui import cached
-from ui.charts import confusion_heatmap
-from ui.clip_list import paged_clips
+from ui import bias_views, cached
+from ui.bias_views import NONE, cell_label, cell_option, metric_cards, pick_cell, pick_group, show_clips
+from ui.charts import worst_first
+from ui.page_state import URL, kept
+from ui.selection import offer, selection_filter
 from ui.sidebar import corpus_sidebar
 from ui.state import show_error
+
+TABS = ["By group", "Actors", "Confusion by demographics", "Crowd vs model", "Why errors happen"]
+GROUP_NAMES = list(GROUPINGS)
 
 corpus_sidebar()
 st.title("Bias: for whom does it work?")
@@ -27,148 +39,212 @@ if not runs:
     st.info("No finished run yet: train one on the Baselines page (or `python -m ser baseline --model svm`).")
     st.stop()
 ids = [run.run_id for run in runs]
+labels = {run.run_id: run.label() for run in runs}
+if st.query_params.get("run") not in (None, *ids) and "run" not in st.session_state:
+    st.session_state["run"] = ids[0]  # a shared link naming a run this machine does not have: the newest instead
 columns = st.columns([3, 1, 1])
-run_id = columns[0].selectbox("Run", ids, key="bias_run",
-                              format_func=lambda i: next(r.label() for r in runs if r.run_id == i))
-run = next(r for r in runs if r.run_id == run_id)
+# the plain id, without a format_func: a bound selectbox puts its formatted option in the URL, and the id is
+# what stays the same on every page that shares the "run" key
+run_id = columns[0].selectbox("Run", ids, index=None, key=kept("run", ids, fallback=ids[0]), bind=URL) or ids[0]
+run = runs[ids.index(run_id)]
+columns[0].caption(labels[run_id])
 stamp = run.predictions_path.stat().st_mtime_ns
 try:
-    parts = run.parts()
+    parts = bias_views.run_parts(run.run_id, stamp)
 except SerError as exc:
     show_error(exc)
     st.stop()
 scheme = run.info.get("spec", {}).get("split", "")
-part = columns[1].selectbox("Part", parts, key="bias_part",
+part = columns[1].selectbox("Part", parts, key=kept("bias_part", parts), bind=URL,
                             help=f"Which part of the run's {scheme} split to analyse: test (held out) by default.")
-n_boot = columns[2].selectbox("Replicates", [1000, 2000, 5000], key="bias_boot",
+REPLICATES = [1000, 2000, 5000]
+n_boot = columns[2].selectbox("Replicates", REPLICATES, key=kept("bias_boot", REPLICATES), bind=URL,
                               help="Bootstrap replicates for the intervals, and shuffles for the permutation test.")
 if run.info.get("corpus", {}).get("synthetic"):
     st.warning("This run was trained on the synthetic demo corpus: group differences here are properties of the "
                "generator, not of people.", icon=":material/science:")
 try:
-    frame = cached.analysis(run.run_id, part, stamp)
-    overall = cached.group_report(run.run_id, part, "sex", n_boot, stamp, frame).overall
+    whole = cached.analysis(run.run_id, part, stamp)
 except SerError as exc:
     show_error(exc)
     st.stop()
 
-metric_columns = st.columns(4)
-for slot, (name, label) in zip(metric_columns, [("macro_f1", "Macro-F1"), ("uar", "UAR"), ("accuracy", "Accuracy")]):
-    low, high = overall[name]["ci"]
-    slot.metric(label, f"{overall[name]['value']:.3f}", help="95% interval: actors resampled with their clips",
-                delta=f"[{low:.3f}, {high:.3f}]" if low is not None else None, delta_color="off", delta_arrow="off")
-metric_columns[3].metric("Clips", f"{len(frame):,}", delta=f"{frame['speaker'].nunique()} actors", delta_color="off",
-                         delta_arrow="off")
-
-by_tab, actor_tab, confusion_tab, crowd_tab, tree_tab = st.tabs(
-    ["By group", "Actors", "Confusion by demographics", "Crowd vs model", "Why errors happen"])
-
-
-def group_chart(table: pd.DataFrame, overall_f1: float) -> go.Figure:
-    """Each group's macro-F1 with its interval, worst at the bottom; groups with too few actors in grey."""
-    shown = table.sort_values("macro_f1")
-    colours = ["#3b5bdb" if eligible else "#adb5bd" for eligible in shown["eligible"]]
-    labels = [f"{group} ({actors} actors)" for group, actors in zip(shown["group"], shown["actors"])]
-    figure = go.Figure(go.Scatter(
-        x=shown["macro_f1"], y=labels, mode="markers", marker=dict(size=9, color=colours),
-        error_x=dict(type="data", symmetric=False, array=shown["ci_high"] - shown["macro_f1"],
-                     arrayminus=shown["macro_f1"] - shown["ci_low"]),
-        customdata=shown[["support", "actors"]].to_numpy(),
-        hovertemplate="%{y}<br>macro-F1 %{x:.3f}<br>%{customdata[0]} clips, %{customdata[1]} actors<extra></extra>"))
-    figure.add_vline(x=overall_f1, line_dash="dot", annotation_text="overall")
-    figure.update_layout(height=max(260, 26 * len(shown) + 80), margin=dict(l=10, r=10, t=20, b=10),
-                         xaxis_title="macro-F1 with 95% interval (grey: fewer than 5 actors)", xaxis_range=[0, 1],
-                         yaxis_type="category")
-    return figure
+kept_ids, selection = selection_filter("bias_only", whole.index)
+frame = whole.loc[kept_ids] if selection is not None else whole
+digest = frame_digest(frame)
+if selection is not None:
+    st.info(f"Analysing only the **{selection.label}**: {len(frame):,} of the {len(whole):,} clips of this part. "
+            "Every number below is about these clips.", icon=":material/filter_alt:")
+try:
+    overall = bias_views.overall(run.run_id, part, stamp, n_boot, digest, frame)
+except SerError as exc:
+    show_error(exc)
+    st.stop()
+metric_cards(overall, frame)
+if overall["macro_f1"]["ci"][0] is None:
+    st.caption(f"These clips come from {frame['speaker'].nunique()} actor(s): fewer than {MIN_ACTORS}, too few for an "
+               "interval that would say anything about other speakers, so none is shown.")
+overall_f1 = overall["macro_f1"]["value"]
 
 
-with by_tab:
+def grouping_picker(allow_second: bool = True):
+    """The grouping (one attribute, or two intersected), shared by the By-group and Crowd tabs (only the open
+    tab runs, so one widget key serves both)."""
     choice = st.columns(2)
-    by = choice[0].selectbox("Group by", list(GROUPINGS), index=list(GROUPINGS).index("sex"), key="bias_by")
-    second = choice[1].selectbox("Intersect with", ["(none)"] + [g for g in GROUPINGS if g != by], key="bias_by2")
-    grouping = by if second == "(none)" else [by, second]
-    report = cached.group_report(run.run_id, part, grouping, n_boot, stamp, frame)
-    st.plotly_chart(group_chart(report.groups, overall["macro_f1"]["value"]), key="bias_group_chart")
+    by = choice[0].selectbox("Group by", GROUP_NAMES, index=GROUP_NAMES.index("sex"),
+                             key=kept("bias_by", GROUP_NAMES), bind=URL)
+    seconds = ["(none)"] + [g for g in GROUP_NAMES if g != by]
+    second = choice[1].selectbox("Intersect with", seconds, key=kept("bias_by2", seconds), bind=URL,
+                                 disabled=not allow_second)
+    return by if second == "(none)" or not allow_second else [by, second]
+
+
+def report_for(grouping):
+    return bias_views.group_report(run.run_id, part, grouping, n_boot, stamp, digest, frame)
+
+
+def by_group_view() -> None:
+    grouping = grouping_picker()
+    name = grouping if isinstance(grouping, str) else " × ".join(grouping)
+    report = report_for(grouping)
+    figure = bias_views.group_figure(run.run_id, part, stamp, digest, tuple(np.atleast_1d(grouping)), n_boot,
+                                     "clips" if grouping == "actor" else "actors", overall_f1, report.groups)
+    st.plotly_chart(figure, key="bias_group_chart", selection_mode="points",
+                    on_select=partial(pick_group, "bias_group_chart", "bias_group_pick"))
     st.markdown(gap_verdict(report.gap))
+    options = [NONE] + worst_first(report.groups)["group"].astype(str).tolist()
+    group = st.selectbox("List the clips of a group (or click its point above)", options,
+                         key=kept("bias_group_pick", options))
+    if group != NONE:
+        picked = group_clips(frame, grouping, group)
+        offer(f"Bias: {name} {group}", picked)
+        st.caption(f"The {len(picked):,} clips of {name} {group}, offered to the other pages as a selection.")
+        show_clips(frame.loc[picked], key="bias_group_page", run=run, part=part)
     shown = report.groups.round(3).assign(eligible=lambda t: t["eligible"].map({True: "yes", False: "too few actors"}))
     st.dataframe(shown.rename(columns={"support": "clips", "eligible": "in the verdict"}), hide_index=True,
                  key="bias_group_table")
     st.download_button("Download this table (CSV)", report.groups.to_csv(index=False), file_name=f"{run.run_id}-by-"
                        f"{'-'.join(grouping) if isinstance(grouping, list) else grouping}.csv", key="bias_group_csv")
 
-with actor_tab:
-    actors = cached.group_report(run.run_id, part, "actor", n_boot, stamp, frame).groups
-    ordered = actors.sort_values("macro_f1")
-    figure = px.bar(ordered, x="group", y="macro_f1", text="support", hover_data=["ci_low", "ci_high"],
-                    labels={"group": "actor", "macro_f1": "macro-F1"},
-                    title="Actors sorted by macro-F1 (bar label: clips)")
-    figure.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), xaxis_type="category")
-    st.plotly_chart(figure, key="bias_actor_chart")
-    actor = st.selectbox("Listen to an actor's clips (worst first)", ordered["group"].tolist(), key="bias_actor")
-    clips = frame[frame["speaker"] == actor].rename(columns={"y_true": "emotion"})
-    said = clips[["y_pred", "correct"]].rename(columns={"y_pred": "model said"})
-    if "crowd_voice" in clips:
-        said["crowd (voice) said"] = clips["crowd_voice"]
-    paged_clips(clips, key="bias_actor_page", extra=said)
 
-with confusion_tab:
+def actor_view() -> None:
+    actors = report_for("actor").groups
+    ordered = worst_first(actors)
+    options = ordered["group"].astype(str).tolist()
+    context = f"{run.run_id}|{part}|{digest}"
+    if st.session_state.get("_bias_actor_for") != context:  # another run or subset: start from its worst actor
+        st.session_state["_bias_actor_for"] = context
+        st.session_state["bias_actor"] = options[0]
+    st.caption("Each actor's macro-F1 with a 95% interval (the actor's clips resampled), worst at the top; grey: "
+               "fewer than 10 clips. Click an actor to listen to their clips.")
+    with st.container(height=min(560, 22 * len(options) + 110), border=False):
+        figure = bias_views.group_figure(run.run_id, part, stamp, digest, ("actor",), n_boot, "clips", overall_f1,
+                                         actors)
+        st.plotly_chart(figure, key="bias_actor_chart",
+                        selection_mode="points", on_select=partial(pick_group, "bias_actor_chart", "bias_actor"))
+    scores = dict(zip(ordered["group"].astype(str), ordered["macro_f1"]))
+    actor = st.selectbox("Listen to an actor's clips (worst first)", options, key=kept("bias_actor", options),
+                         format_func=lambda a: f"actor {a} · macro-F1 {scores[a]:.3f}")
+    picked = frame.index[frame["speaker"].astype(str) == actor]
+    offer(f"Bias: actor {actor}", picked)
+    show_clips(frame.loc[picked], key="bias_actor_page", run=run, part=part)
+
+
+def confusion_view() -> None:
     filters = {}
-    filter_slots = st.columns(len(FILTER_COLUMNS))
-    for slot, column in zip(filter_slots, FILTER_COLUMNS):
-        options = sorted(frame[column].dropna().astype(str).unique()) if column in frame else []
-        filters[column] = slot.multiselect(column, options, key=f"bias_filter_{column}")
+    present = [c for c in FILTER_COLUMNS if c in frame]
+    slots = st.columns(4) + st.columns(4)
+    for slot, column in zip(slots, present):
+        options = sorted(frame[column].dropna().astype(str).unique())
+        filters[column] = slot.multiselect(column, options, key=kept(f"bias_filter_{column}", options), bind=URL,
+                                           placeholder="any")
+    active = " · ".join(f"**{column}**: {', '.join(values)}" for column, values in filters.items() if values)
+    st.markdown(f"Filters: {active}" if active else "No filter: every clip of the analysis.")
     chosen = filter_frame(frame, filters)
-    normalise = st.toggle("Row-normalised", value=True, key="bias_confusion_normalise")
-    st.caption(f"{len(chosen):,} clip(s) match the filters.")
     if chosen.empty:
         st.info("No clips match these filters.")
+        return
+    subset_digest = frame_digest(chosen)
+    subset = bias_views.overall(run.run_id, part, stamp, n_boot, subset_digest, chosen)
+    metric_cards(subset, chosen)
+    if subset["macro_f1"]["ci"][0] is None:
+        st.caption(f"The filtered clips come from {chosen['speaker'].nunique()} actor(s): fewer than {MIN_ACTORS}, "
+                   "too few for an interval, so none is shown.")
+    normalise = st.toggle("Row-normalised", value=True, key=kept("bias_normalise"), bind=URL)
+    st.caption(f"{len(chosen):,} clip(s) match the filters. Click a cell to list and hear its clips.")
+    key = (run.run_id, part, stamp, subset_digest)
+    whose = ["model"] + (["crowd"] if "crowd_voice" in chosen and chosen["crowd_voice"].notna().any() else [])
+    figures = {who: bias_views.confusion_figure(*key, who, normalise, chosen) for who in whose}
+    matrices = {who: matrix for who, (matrix, _) in figures.items()}
+    left, right = st.columns(2)
+    left.plotly_chart(figures["model"][1], key="bias_model_confusion",
+                      selection_mode="points", on_select=partial(pick_cell, "bias_model_confusion", "model",
+                                                                  "bias_cell"))
+    if "crowd" in matrices:
+        right.plotly_chart(figures["crowd"][1], key="bias_crowd_confusion", selection_mode="points",
+                           on_select=partial(pick_cell, "bias_crowd_confusion", "crowd", "bias_cell"))
     else:
-        left, right = st.columns(2)
-        left.plotly_chart(confusion_heatmap(confusion(chosen), "Model", normalise), key="bias_model_confusion")
-        if "crowd_voice" in chosen and chosen["crowd_voice"].notna().any():
-            right.plotly_chart(confusion_heatmap(confusion(chosen, "crowd_voice"), "Crowd, voice only (same clips)",
-                                                 normalise), key="bias_crowd_confusion")
-        else:
-            right.info("This corpus has no crowd votes to compare with.")
-        st.download_button("Download these predictions (CSV)", chosen.drop(columns=["path"], errors="ignore").to_csv(),
-                           file_name=f"{run.run_id}-{part}-filtered.csv", key="bias_predictions_csv")
+        right.info("This corpus has no crowd votes to compare with.")
+    options = [NONE] + [cell_option(who, t, s) for who, matrix in matrices.items()
+                        for t in matrix.index for s in matrix.columns]
+    cell = st.selectbox("List the clips of a cell (or click it above)", options, key=kept("bias_cell", options),
+                        format_func=cell_label)
+    if cell != NONE:
+        who, intended, said = cell.split("|")
+        picked = cell_clips(chosen, intended, said, "y_pred" if who == "model" else "crowd_voice")
+        offer(f"Bias: true {intended}, said {said}" + (" (crowd)" if who == "crowd" else ""), picked)
+        st.caption(f"{len(picked):,} clip(s): {cell_label(cell)}; offered to the other pages as a selection.")
+        show_clips(chosen.loc[picked], key="bias_cell_page", run=run, part=part)
+    st.download_button("Download these predictions (CSV)",  # written only when clicked (0.1 s for 2,000 clips)
+                       lambda: chosen.drop(columns=["path"], errors="ignore").to_csv(),
+                       file_name=f"{run.run_id}-{part}-filtered.csv", key="bias_predictions_csv")
 
-with crowd_tab:
-    table = cached.group_report(run.run_id, part, st.session_state.get("bias_by", "sex"), n_boot, stamp, frame).groups
+
+def crowd_view() -> None:
+    table = report_for(grouping_picker(allow_second=False)).groups
     if "crowd_macro_f1" not in table:
         st.info("This corpus has no crowd votes: there is no human baseline to put beside the model.")
-    else:
-        st.markdown("For each group of the *By group* tab: the crowd's voice-only plurality vote and the model, "
-                    "scored the same way on the same clips.")
-        long = table.melt(id_vars=["group", "support"], value_vars=["macro_f1", "crowd_macro_f1"],
-                          var_name="who", value_name="macro-F1").replace({"macro_f1": "model",
-                                                                          "crowd_macro_f1": "crowd (voice only)"})
-        figure = px.bar(long, x="group", y="macro-F1", color="who", barmode="group", range_y=[0, 1])
-        figure.update_layout(height=360, margin=dict(l=10, r=10, t=20, b=10), xaxis_type="category")
-        st.plotly_chart(figure, key="bias_crowd_chart")
+        return
+    st.markdown("For each group: the crowd's voice-only plurality vote and the model, scored the same way on the "
+                "same clips.")
+    long = table.melt(id_vars=["group", "support"], value_vars=["macro_f1", "crowd_macro_f1"],
+                      var_name="who", value_name="macro-F1").replace({"macro_f1": "model",
+                                                                      "crowd_macro_f1": "crowd (voice only)"})
+    figure = px.bar(long, x="group", y="macro-F1", color="who", barmode="group", range_y=[0, 1])
+    figure.update_layout(height=360, margin=dict(l=10, r=10, t=20, b=10), xaxis_type="category")
+    st.plotly_chart(figure, key="bias_crowd_chart")
 
-with tree_tab:
-    depth = st.slider("Tree depth", 1, 6, 3, key="bias_depth")
+
+def tree_view() -> None:
+    depth = st.slider("Tree depth", 1, 6, 3, key=kept("bias_depth"), bind=URL)
     try:
-        tree, dot = cached.error_tree(run.run_id, part, depth, stamp, frame)
+        tree, dot = cached.error_tree(run.run_id, f"{part}|{digest}", depth, stamp, frame)
     except NotEnoughData as exc:
         st.info(f"**{exc.title}**: {exc.detail}")
+        return
     except SerError as exc:
         show_error(exc)
-    else:
-        st.markdown(f"A decision tree predicts from metadata whether the model got a clip right. It is fitted on the "
-                    f"clips of 70% of the actors and scored on the other {tree.heldout_actors} actors' clips, so it "
-                    f"cannot simply memorise actors. On those it is right **{tree.heldout_accuracy:.1%}** of the time; "
-                    f"always guessing the more common outcome would be right **{tree.majority_rate:.1%}**.")
-        for note in tree.notes:
-            st.caption(note)
-        if not tree.explains_something:
-            st.warning("The tree does no better than guessing the majority: the metadata does not explain the "
-                       "errors, so do not read meaning into its branches.")
-        st.graphviz_chart(dot)
-        if len(tree.importances):
-            figure = px.bar(tree.importances.rename("importance").reset_index(), x="importance", y="index",
-                            orientation="h", labels={"index": ""}, title="What the tree uses")
-            figure.update_layout(height=60 + 28 * len(tree.importances), margin=dict(l=10, r=10, t=40, b=10),
-                                 yaxis_autorange="reversed")
-            st.plotly_chart(figure, key="bias_importances")
+        return
+    st.markdown(f"A decision tree predicts from metadata whether the model got a clip right. It is fitted on the "
+                f"clips of 70% of the actors and scored on the other {tree.heldout_actors} actors' clips, so it "
+                f"cannot simply memorise actors. On those it is right **{tree.heldout_accuracy:.1%}** of the time; "
+                f"always guessing the more common outcome would be right **{tree.majority_rate:.1%}**.")
+    for note in tree.notes:
+        st.caption(note)
+    if not tree.explains_something:
+        st.warning("The tree does no better than guessing the majority: the metadata does not explain the "
+                   "errors, so do not read meaning into its branches.")
+    st.graphviz_chart(dot)
+    if len(tree.importances):
+        figure = px.bar(tree.importances.rename("importance").reset_index(), x="importance", y="index",
+                        orientation="h", labels={"index": ""}, title="What the tree uses")
+        figure.update_layout(height=60 + 28 * len(tree.importances), margin=dict(l=10, r=10, t=40, b=10),
+                             yaxis_autorange="reversed")
+        st.plotly_chart(figure, key="bias_importances")
+
+
+tabs = st.tabs(TABS, key=kept("bias_tab", TABS), bind=URL)
+for tab, view in zip(tabs, [by_group_view, actor_view, confusion_view, crowd_view, tree_view]):
+    with tab:
+        if tab.open:  # only the open tab runs
+            view()

@@ -21,7 +21,7 @@ from . import uncertainty
 from ..data.corpus import age_band
 from ..data.crowd import plurality_vote
 from ..errors import ConfigError, NotEnoughData
-from ..metrics import HEADLINE, cell_entries, confusion_counts, label_set, scores
+from ..metrics import HEADLINE, TIE, cell_entries, confusion_counts, label_set, scores
 from ..runs import Run, parts_of
 from ..storage import atomic_write
 
@@ -144,6 +144,12 @@ def grouped_clips(frame: pd.DataFrame, columns: list[str], labels: list[str],
     return clips, list(names)
 
 
+def group_clips(frame: pd.DataFrame, by: str | list[str], group: str) -> pd.Index:
+    """The clips of one group of ``group_report(frame, by)`` (``group`` as its table names it, e.g.
+    "Female × HI")."""
+    return frame.index[(_joined(frame[group_columns(by)].astype(str)) == group).to_numpy()]
+
+
 def _joined(values: pd.DataFrame) -> pd.Series:
     """The columns' values joined as one group name ("Female × HI"), vectorised."""
     joined = values.iloc[:, 0].astype(str)
@@ -202,6 +208,28 @@ def overall_metrics(frame: pd.DataFrame, labels: list[str], clips: uncertainty.G
         ci = [float(v) for v in uncertainty.percentile_interval(spread[name], clips.actors)] if spread else [None, None]
         out[name] = {"value": float(point[name]), "ci": ci, "support": int(len(frame)), "actors": clips.actors}
     return out
+
+
+def overall_report(frame: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """Macro-F1, UAR and accuracy of any set of clips (a filtered subset, a selection) with the interval of the
+    page's headline: actors resampled with all their clips, within each sex (``overall_metrics``), exactly as
+    ``group_report(frame, "sex").overall``. With fewer than ``uncertainty.MIN_ACTORS`` actors there is no
+    interval (``ci`` is [None, None]): resampling so few voices describes those people, not a population."""
+    if frame.empty:
+        raise ConfigError("no clips to analyse (check the filters).", title="Nothing to analyse")
+    if "sex" not in frame:
+        frame = frame.assign(sex="unknown")
+    labels = label_set(frame["y_true"], frame["y_pred"], frame.get("crowd_voice"))
+    clips, _ = grouped_clips(frame, ["sex"], labels)
+    enough = clips.actors >= uncertainty.MIN_ACTORS
+    samples = uncertainty.bootstrap_confusions(clips, n_boot, seed)[1] if n_boot and enough else None
+    return overall_metrics(frame, labels, clips, samples)
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """A short digest of which clips a frame holds (its index): part of every cache key, so two subsets of
+    the same size never share an entry."""
+    return hashlib.sha1(pd.util.hash_pandas_object(frame.index, index=False).to_numpy().tobytes()).hexdigest()[:16]
 
 
 def gap_test(clips: uncertainty.GroupedClips, names: list[str], macro_f1: np.ndarray, eligible: np.ndarray,
@@ -266,7 +294,8 @@ def shuffle_description(clips: uncertainty.GroupedClips) -> str:
 def cached_group_report(run: Run, frame: pd.DataFrame, by, part: str, n_boot: int = N_BOOT) -> GroupReport:
     """group_report, cached on disk per run, part, grouping, replicates and method (the predictions'
     modification time is part of the key), so the page and the CLI share it and it survives restarts."""
-    key_text = json.dumps([METHOD, run.run_id, part, by, n_boot, run.predictions_path.stat().st_mtime_ns, len(frame)])
+    key_text = json.dumps([METHOD, run.run_id, part, by, n_boot, run.predictions_path.stat().st_mtime_ns,
+                           len(frame), frame_digest(frame)])
     path = config.cache_dir() / "bias" / f"{hashlib.sha1(key_text.encode()).hexdigest()[:20]}.json"
     if path.exists():
         try:
@@ -292,6 +321,19 @@ def confusion(frame: pd.DataFrame, column: str = "y_pred") -> pd.DataFrame:
     table = pd.DataFrame(confusion_counts(rows["y_true"], rows[column], labels), index=labels, columns=labels)
     table.index.name, table.columns.name = "intended", column
     return table
+
+
+def cell_clips(frame: pd.DataFrame, intended: str, chosen: str, column: str = "y_pred") -> pd.Index:
+    """The clips behind one cell of ``confusion(frame, column)``: intended ``intended``, ``column`` said
+    ``chosen``. A tied crowd vote ("ANG/NEU") names a clip in the cell of each tied emotion (where it
+    counts as an equal share)."""
+    rows = frame.dropna(subset=[column])
+    said = rows[column].astype(str)
+    hit = said == chosen
+    tied = said.str.contains(TIE, regex=False)
+    if tied.any():
+        hit |= tied & said.str.split(TIE).map(lambda names: chosen in names)
+    return rows.index[(rows["y_true"].astype(str) == intended).to_numpy() & hit.to_numpy()]
 
 
 # ---------------------------------------------------------------- the misclassification tree

@@ -1,11 +1,16 @@
 """The Bias page through AppTest, on a small generated corpus."""
 
-
+import numpy as np
+import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from ser.learning.baselines import BaselineSpec, run_baseline
+from apptest import ROOT, open_page
 from ser.data.corpus import load_corpus
-from apptest import open_page
+from ser.learning.baselines import BaselineSpec, run_baseline
+from ser.runs import create_run, update_run
+
+EMOTIONS = ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"]
 
 
 def test_bias_page_for_a_baseline_run(monkeypatch, small_demo):
@@ -32,8 +37,10 @@ def test_bias_page_for_a_baseline_run(monkeypatch, small_demo):
     app.selectbox(key="bias_by2").set_value("sex").run()
     table = next(f.value for f in app.dataframe if "ci_low" in f.value.columns)
     assert table["group"].str.contains(" × ").all()
+    open_tab(app, "Confusion by demographics")
     app.multiselect(key="bias_filter_sex").set_value(["Female"]).run()
-    assert any(c.value.endswith("clip(s) match the filters.") for c in app.caption)
+    assert any(c.value.endswith("Click a cell to list and hear its clips.") for c in app.caption)
+    open_tab(app, "Why errors happen")
     app.slider(key="bias_depth").set_value(2).run()
     assert not app.exception
     assert any("scored on the other 2 actors' clips" in m.value for m in app.markdown)
@@ -42,3 +49,173 @@ def test_bias_page_for_a_baseline_run(monkeypatch, small_demo):
 def test_bias_page_without_runs(monkeypatch, small_demo):
     app = open_page(monkeypatch, "app_pages/bias.py", small_demo)
     assert any("No finished run yet" in i.value for i in app.info)
+
+
+# ---------------------------------------------------------------- made-up runs with known predictions
+
+def open_tab(app: AppTest, label: str) -> AppTest:
+    """Open one of the page's tabs (only the open tab runs), as a click on it does: the tab's state, and the
+    URL that a click updates in a browser (under AppTest a URL already naming a tab would otherwise win)."""
+    app.session_state["bias_tab"] = label
+    if label == "By group":
+        app.query_params.pop("bias_tab", None)
+    else:
+        app.query_params["bias_tab"] = label
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def made_up_run(corpus_path, clips: pd.DataFrame, worst: str, created: str, with_train: bool = False):
+    """A finished run whose predictions are known: every fourth clip and two thirds of ``worst``'s clips are
+    predicted as the next emotion (in each part)."""
+    run = create_run("baseline", {"model": "svm", "features": "mfcc13", "split": "actor"},
+                     {"source": str(corpus_path), "synthetic": True})
+    truth = clips["emotion"].to_numpy()
+    position = np.arange(len(clips))
+    wrong = (position % 4 == 0) | ((clips["speaker"].astype(str).to_numpy() == worst) & (position % 3 != 0))
+    following = np.array([EMOTIONS[(EMOTIONS.index(e) + 1) % 6] for e in truth])
+    part = np.where(position % 2 == 0, "test", "train") if with_train else "test"
+    pd.DataFrame({"clip_id": clips.index, "part": part, "y_true": truth,
+                  "y_pred": np.where(wrong, following, truth)}).to_parquet(run.predictions_path)
+    update_run(run, status="finished", created=created)
+    return run
+
+
+@pytest.fixture
+def made_up(small_demo):
+    """Two finished runs on the small demo corpus: the older one worst on its first actor, the newer one on
+    its last (and with a train part)."""
+    clips = load_corpus(small_demo).clips
+    speakers = sorted(clips["speaker"].astype(str).unique())
+    older = made_up_run(small_demo, clips, speakers[0], "2026-01-01T00:00:00")
+    newer = made_up_run(small_demo, clips, speakers[-1], "2026-01-02T00:00:00", with_train=True)
+    return {"older": older, "newer": newer, "clips": clips, "speakers": speakers}
+
+
+def frame_of(run, part="test"):
+    from ser.analysis.bias import analysis_frame
+
+    return analysis_frame(run, load_corpus(run.info["corpus"]["source"]).clips, part)
+
+
+def cards(app: AppTest) -> list[dict]:
+    """The metric cards as one dict per row of five (headline first)."""
+    values = [(m.label, m.value, m.proto.body) for m in app.metric]
+    rows = [values[i:i + 5] for i in range(0, len(values), 5)]
+    return [{label: (value, body) for label, value, body in row} for row in rows]
+
+
+def test_the_listen_box_starts_on_the_charts_worst_actor(monkeypatch, small_demo, made_up):
+    app = open_tab(open_page(monkeypatch, "app_pages/bias.py", small_demo), "Actors")
+    listen = app.selectbox(key="bias_actor")
+    assert app.selectbox(key="run").value == made_up["newer"].run_id
+    assert listen.value == made_up["speakers"][-1]  # its worst actor
+    from ser.analysis.bias import group_report
+
+    table = group_report(frame_of(made_up["newer"]), "actor", n_boot=0).groups
+    shown = [option.split()[1] for option in listen.options]  # "actor 1006 · macro-F1 0.136"
+    assert shown == list(table.sort_values("macro_f1", kind="stable")["group"].astype(str))
+    app.selectbox(key="run").set_value(made_up["older"].run_id).run()
+    assert app.selectbox(key="bias_actor").value == made_up["speakers"][0]  # the other run's worst
+    app.selectbox(key="bias_actor").set_value(made_up["speakers"][2]).run()
+    app.selectbox(key="bias_boot").set_value(2000).run()
+    assert app.selectbox(key="bias_actor").value == made_up["speakers"][2]  # the user's choice then stays
+
+
+def test_the_confusion_views_cards_are_the_filtered_clips_with_intervals(monkeypatch, small_demo, made_up):
+    from ser.analysis.bias import filter_frame, overall_report
+
+    app = open_tab(open_page(monkeypatch, "app_pages/bias.py", small_demo), "Confusion by demographics")
+    headline, filtered = cards(app)
+    assert headline == filtered  # no filter: the same clips, the same definition
+    sentence = app.multiselect(key="bias_filter_sentence").options[0]
+    app.multiselect(key="bias_filter_sentence").set_value([sentence]).run()
+    headline_after, filtered = cards(app)
+    assert headline_after == headline
+    subset = filter_frame(frame_of(made_up["newer"]), {"sentence": [sentence]})
+    expected = overall_report(subset)
+    assert filtered["Clips"][0] == f"{len(subset):,}" and filtered["Actors"][0] == str(subset["speaker"].nunique())
+    assert float(filtered["Macro-F1"][0]) == pytest.approx(expected["macro_f1"]["value"], abs=1e-3)
+    low, high = expected["macro_f1"]["ci"]
+    assert f"[{low:.3f}, {high:.3f}]" in str(app.metric[5].proto.delta)
+    assert any(f"**sentence**: {sentence}" in m.value for m in app.markdown)  # the active filters, readable
+    app.multiselect(key="bias_filter_sex").set_value(["Female"]).run()  # 3 actors: too few for an interval
+    assert cards(app)[1]["Actors"][0] == "3" and "no interval" in str(app.metric[5].proto.delta)
+    assert any("too few for an interval" in c.value for c in app.caption)
+    assert any(f"**sex**: Female · **sentence**: {sentence}" in m.value for m in app.markdown)
+
+
+def test_a_chosen_cell_lists_exactly_its_clips_and_offers_them(monkeypatch, small_demo, made_up):
+    app = open_tab(open_page(monkeypatch, "app_pages/bias.py", small_demo), "Confusion by demographics")
+    app.selectbox(key="bias_cell").set_value("model|ANG|DIS").run()
+    frame = frame_of(made_up["newer"])
+    expected = frame.index[(frame["y_true"] == "ANG") & (frame["y_pred"] == "DIS")]
+    assert len(expected) > 0
+    assert any(c.value.startswith(f"{len(expected):,} clip(s): Model: true ANG, said DIS") for c in app.caption)
+    listed = [m.value.split("**")[1] for m in app.markdown if m.value.startswith("**")]
+    assert set(listed) <= set(expected) and len(listed) == min(10, len(expected))
+    offered = app.session_state["_selections"]["Bias: true ANG, said DIS"]
+    assert set(offered.clip_ids) == set(expected)
+
+
+def test_a_selection_made_on_another_page_narrows_the_analysis(monkeypatch, small_demo, made_up):
+    from ser.analysis.bias import overall_report
+    from ui.selection import Selection
+
+    frame = frame_of(made_up["newer"])
+    chosen = frame.index[frame["speaker"].astype(str).isin(made_up["speakers"][:5])][::3]
+    app = open_page(monkeypatch, "app_pages/bias.py", small_demo)
+    app.session_state["_selections"] = {"Clusters": Selection("Clusters", tuple(chosen))}
+    app.run()
+    app.selectbox(key="bias_only").set_value("Clusters").run()
+    assert not app.exception
+    assert any(f"selection from Clusters, {len(chosen):,} clips" in i.value for i in app.info)
+    headline = cards(app)[0]
+    assert headline["Clips"][0] == f"{len(chosen):,}"
+    assert float(headline["Macro-F1"][0]) == pytest.approx(overall_report(frame.loc[chosen])["macro_f1"]["value"],
+                                                           abs=1e-3)
+    table = next(f.value for f in app.dataframe if "ci_low" in f.value.columns)
+    assert table["clips"].sum() == len(chosen)  # the groups are of the selection too
+
+
+def test_settings_survive_a_visit_to_another_page(monkeypatch, small_demo, made_up):
+    app = open_page(monkeypatch, "app_pages/bias.py", small_demo)
+    app.selectbox(key="run").set_value(made_up["older"].run_id).run()
+    app.selectbox(key="bias_boot").set_value(2000).run()
+    app.selectbox(key="bias_by").set_value("race").run()
+    app.selectbox(key="bias_by2").set_value("sex").run()
+    open_tab(app, "Confusion by demographics")
+    app.multiselect(key="bias_filter_sex").set_value(["Female"]).run()
+    app.toggle(key="bias_normalise").set_value(False).run()
+    app.switch_page("app_pages/overview.py").run()
+    app.switch_page("app_pages/bias.py").run()
+    assert not app.exception
+    assert app.selectbox(key="run").value == made_up["older"].run_id
+    assert app.selectbox(key="bias_boot").value == 2000
+    assert app.multiselect(key="bias_filter_sex").value == ["Female"]
+    assert app.toggle(key="bias_normalise").value is False
+    open_tab(app, "By group")
+    assert app.selectbox(key="bias_by").value == "race" and app.selectbox(key="bias_by2").value == "sex"
+
+
+def test_a_shared_url_opens_the_same_view_and_a_stale_run_is_ignored(monkeypatch, small_demo, made_up):
+    monkeypatch.setenv("SER_DATA", str(small_demo))
+    monkeypatch.chdir(ROOT)
+    app = AppTest.from_file(str(ROOT / "app_pages" / "bias.py"), default_timeout=180)
+    for key, value in {"run": made_up["older"].run_id, "bias_part": "test", "bias_boot": "2000",
+                       "bias_tab": "Confusion by demographics", "bias_filter_sex": "Female",
+                       "bias_normalise": "false"}.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="run").value == made_up["older"].run_id and app.selectbox(key="bias_boot").value == 2000
+    assert app.multiselect(key="bias_filter_sex").value == ["Female"]
+    assert app.toggle(key="bias_normalise").value is False
+    stale = AppTest.from_file(str(ROOT / "app_pages" / "bias.py"), default_timeout=180)
+    stale.query_params["run"] = "baseline-20200101-000000-dead"
+    stale.query_params["bias_by"] = "race"
+    stale.run()
+    assert not stale.exception, stale.exception
+    assert stale.selectbox(key="run").value == made_up["newer"].run_id  # the newest run instead
+    assert stale.selectbox(key="bias_by").value == "race"
