@@ -54,6 +54,7 @@ def clip_table(clips: pd.DataFrame, key: str, run: Run | None = None, part: str 
     filters = active_filters(view)
     st.caption(f"**{count_line(len(shown), total)}**" + (f" · {selection.label}" if selection is not None else "")
                + (f" · {filters}" if filters else "") + " · select a row to hear the clip and see its spectrogram")
+    _follow_selection(f"{key}_table", shown.index)
     event = st.dataframe(shown, key=f"{key}_table", on_select="rerun", selection_mode="single-row",
                          column_config=column_config(shown), height=420)
     st.download_button("Download what is shown (CSV)", data=lambda: table_csv(shown), on_click="ignore",
@@ -63,6 +64,22 @@ def clip_table(clips: pd.DataFrame, key: str, run: Run | None = None, part: str 
     if rows and rows[0] < len(shown):
         selected_clip(clips, shown.index[rows[0]], shown.iloc[rows[0]], key)
     return shown
+
+
+def _follow_selection(table_key: str, index: pd.Index) -> None:
+    """A selected row is a position in what was shown: when filters or the order change, move it to where
+    its clip now stands, or drop it when the clip is no longer shown (else another clip would play)."""
+    seen_key = f"{table_key}_rows_shown"
+    before = st.session_state.get(seen_key)
+    st.session_state[seen_key] = index
+    state = st.session_state.get(table_key)
+    rows = list(state["selection"]["rows"]) if state is not None else []
+    if before is None or not rows or before.equals(index):
+        return
+    clip_id = before[rows[0]] if rows[0] < len(before) else None
+    where = index.get_indexer([clip_id]) if clip_id is not None else [-1]
+    moved = [int(where[0])] if where[0] >= 0 else []
+    st.session_state[table_key] = {"selection": {"rows": moved, "columns": [], "cells": []}}
 
 
 def selected_clip(clips: pd.DataFrame, clip_id: str, row: pd.Series, key: str) -> None:

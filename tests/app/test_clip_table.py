@@ -127,6 +127,13 @@ def test_selecting_a_row_plays_the_clip_with_its_waveform_and_spectrogram(monkey
     assert any(f"**{chosen}**" in m.value and "predicted" in m.value for m in app.markdown)
     charts = {c.proto.id for c in app.get("plotly_chart")}
     assert any("t_clip_wave" in i for i in charts) and any("t_clip_spectrogram" in i for i in charts)
+    app.toggle(key="t_descending").set_value(True).run()  # the order changes: the selection follows its clip
+    assert any(f"**{chosen}**" in m.value for m in app.markdown) and len(app.get("audio")) == 1
+    assert list(app.session_state["t_table"]["selection"]["rows"]) == [list(table(app).index).index(chosen)]
+    other = next(i for i in table(app).index if i != chosen)
+    app.text_input(key="t_search").input(other).run()  # filtered out: nothing plays, rather than another clip
+    assert not app.exception and not app.get("audio")
+    assert not any(f"**{chosen}**" in m.value or f"**{other}**" in m.value for m in app.markdown)
 
 
 def test_a_clip_whose_file_is_gone_says_so(monkeypatch, crema_folder):
