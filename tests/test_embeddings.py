@@ -318,6 +318,42 @@ def test_the_job_records_progress_and_its_summary(encoders, clips_corpus):
     assert load_run(stopped.run_id).status == "cancelled"
 
 
+needs_cpu_bf16 = pytest.mark.skipif(not __import__("ser.learning.encoder", fromlist=["x"]).cpu_has_bf16(),
+                                    reason="this CPU has no bf16 instructions (avx512_bf16 or AMX)")
+
+
+@needs_cpu_bf16
+def test_bf16_on_the_cpu_is_stored_apart_and_agrees_with_float32(encoders, clips_corpus):
+    folder = str(encoders["wav2vec2"])
+    bf16 = extract_embeddings(clips_corpus, folder, precision="bfloat16")
+    assert bf16.dtype == "bfloat16" and bf16.precision == "bfloat16 autocast" and bf16.computed == 10
+    store = EmbeddingStore(bf16.identity, "bfloat16")
+    assert store.folder.name.endswith("-bf16") and store.folder != EmbeddingStore(bf16.identity).folder
+    assert json.loads((store.folder / "model.json").read_text())["precision"] == "bfloat16 autocast"
+    again = extract_embeddings(clips_corpus, folder)  # auto: a store of any precision holding every file is read
+    assert again.cached and again.dtype == "bfloat16"
+    fp32 = extract_embeddings(clips_corpus, folder, precision="float32")  # asked for: computed in its own store
+    assert fp32.computed == 10 and fp32.dtype == "float32" and fp32.precision == "float32"
+    a = EmbeddingStore(fp32.identity).read_layer(2)[embeddings.columns(32)].to_numpy()
+    b = store.read_layer(2).reindex(EmbeddingStore(fp32.identity).read_layer(2).index)[embeddings.columns(32)]
+    b = b.to_numpy()
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.min() > 0.99  # close to float32...
+    assert np.abs(a - b).max() > 1e-3 * np.abs(a).max()  # ...but bf16 really ran (batching alone moves ~1e-6)
+
+
+def test_bf16_is_refused_on_a_cpu_without_it(encoders, monkeypatch):
+    from ser.errors import SerError
+    from ser.learning import encoder as encoder_module
+
+    monkeypatch.setattr(encoder_module, "cpu_has_bf16", lambda: False)
+    with pytest.raises(SerError, match="no bf16 instructions"):
+        load_encoder(str(encoders["wav2vec2"]), device="cpu", precision="bfloat16")
+    assert load_encoder(str(encoders["wav2vec2"]), device="cpu").dtype == "float32"  # auto on the CPU
+    with pytest.raises(Exception, match="precision 'half'"):
+        EmbeddingSpec(model="m", precision="half").validate()
+
+
 @pytest.fixture(scope="session")
 def tiny_whisper(tmp_path_factory) -> Path:
     import torch

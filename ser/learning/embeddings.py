@@ -4,10 +4,10 @@
 A layer is a feature set named ``ssl:MODEL:LAYER`` (MODEL a hub id or a folder), which
 ``ser.learning.features.extract_features`` and ``get_feature_set`` accept like ``mfcc13``.
 
-The cache: one folder per model identity (hub id and commit, or the folder's digest) under
+The cache: one folder per model identity (hub id and commit, or the folder's digest) and precision under
 ``cache/features/``::
 
-    ssl-<model>-<identity>-v1/
+    ssl-<model>-<identity>-v1/           float32 (ssl-...-v1-bf16/ for bf16 autocast, -fp16 for fp16)
         model.json            the identity, the number of hidden states and their size
         layer-00.parquet ...  one store per hidden state, in features.py's layout: index ``key`` (the file's
                               path, size and mtime), column ``error``, float32 columns emb_0...
@@ -15,6 +15,9 @@ The cache: one folder per model identity (hub id and commit, or the folder's dig
                               merged into the layer stores when the corpus is done
 
 A crash or a cancellation keeps every finished chunk; the next extraction skips the files already stored.
+A feature set's name does not say the precision: reading takes the store of the precision asked for when it
+holds every file, else any store of the model that does (float32 first), and computes what is missing in the
+precision asked for (``auto``: the device's, see ser.learning.encoder).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from ..params import param
 from ..progress import PhaseClock, Progress
 from ..runs import Run, complete_run, corpus_record, create_run, progress_writer, titled_text
 from ..storage import atomic_write
-from .encoder import ModelIdentity, SpeechEncoder, load_encoder, model_identity
+from .encoder import PRECISIONS, ModelIdentity, SpeechEncoder, load_encoder, model_identity
 from .features import FeatureResult, file_keys
 
 log = logging.getLogger(__name__)
@@ -92,13 +95,22 @@ def columns(dim: int) -> list[str]:
 
 # ---------------------------------------------------------------- the store
 
-class EmbeddingStore:
-    """The cache folder of one model identity."""
+DTYPE_TAGS = {"float32": "", "bfloat16": "-bf16", "float16": "-fp16"}
 
-    def __init__(self, identity: ModelIdentity):
-        self.identity = identity
-        self.folder = config.features_dir() / f"{PREFIX}-{identity.slug()}-{identity.key()}-v{VERSION}"
+
+class EmbeddingStore:
+    """The cache folder of one model identity and precision (float32, bfloat16 or float16)."""
+
+    def __init__(self, identity: ModelIdentity, dtype: str = "float32"):
+        self.identity, self.dtype = identity, dtype
+        self.folder = config.features_dir() / \
+            f"{PREFIX}-{identity.slug()}-{identity.key()}-v{VERSION}{DTYPE_TAGS[dtype]}"
         self.pending = self.folder / "pending"
+
+    @classmethod
+    def every(cls, identity: ModelIdentity, first: str = "float32") -> list["EmbeddingStore"]:
+        """The stores of this model in every precision, ``first`` first."""
+        return [cls(identity, dtype) for dtype in sorted(DTYPE_TAGS, key=lambda d: d != first)]
 
     def info(self) -> dict | None:
         path = self.folder / "model.json"
@@ -220,7 +232,9 @@ def stored_models(corpus: Corpus | None = None) -> list[StoredModel]:
     folder model whose folder is gone is left out: its sets could not be read), by name; with ``corpus``, how
     many of its files each has stored, those with none of them last."""
     found = []
-    for folder in sorted(config.features_dir().glob(f"{PREFIX}-*-v{VERSION}")):
+    folders = sorted({*config.features_dir().glob(f"{PREFIX}-*-v{VERSION}"),
+                      *config.features_dir().glob(f"{PREFIX}-*-v{VERSION}-*")})
+    for folder in folders:
         try:
             info = json.loads((folder / "model.json").read_text())
             identity = ModelIdentity(**info["identity"])
@@ -229,7 +243,8 @@ def stored_models(corpus: Corpus | None = None) -> list[StoredModel]:
             continue
         if identity.where == "folder" and not Path(identity.source).is_dir():
             continue
-        store = EmbeddingStore(identity)
+        dtype = next((d for d, tag in DTYPE_TAGS.items() if tag and folder.name.endswith(tag)), "float32")
+        store = EmbeddingStore(identity, dtype)
         layers = tuple(sorted({int(p.stem.split("-")[1]) for c in [store.folder, *store.chunks()]
                                for p in c.glob("layer-*.parquet")}))
         if not layers:
@@ -241,7 +256,9 @@ def stored_models(corpus: Corpus | None = None) -> list[StoredModel]:
             entry = replace(entry, stored=int(keys.isin(store.stored_keys(list(layers))).sum()),
                             clips=int(len(keys)))
         found.append(entry)
-    return sorted(found, key=lambda m: (corpus is not None and not m.stored, m.model.lower()))
+    found.sort(key=lambda m: (-(m.stored or 0), -len(m.layers)))  # a model in two precisions: its fuller store
+    unique = list({m.model: m for m in reversed(found)}.values())
+    return sorted(unique, key=lambda m: (corpus is not None and not m.stored, m.model.lower()))
 
 
 def stored_clips(corpus: Corpus, name: str) -> tuple[int, int]:
@@ -249,11 +266,10 @@ def stored_clips(corpus: Corpus, name: str) -> tuple[int, int]:
     model's identity (a folder's digest, a hub id's commit in the local cache), so it may raise
     ``ModelUnavailable``; reads only the layer's keys."""
     model, layer = parse_set_name(name)
-    store = EmbeddingStore(model_identity(model))
     keys = file_keys(corpus.files)
-    if store.info() is None:
-        return 0, int(len(keys))
-    return int(keys.isin(store.stored_keys([layer])).sum()), int(len(keys))
+    stored = [int(keys.isin(store.stored_keys([layer])).sum()) for store in EmbeddingStore.every(model_identity(model))
+              if store.info() is not None]
+    return max(stored, default=0), int(len(keys))
 
 
 # ---------------------------------------------------------------- extraction
@@ -269,7 +285,8 @@ class EmbeddingResult:
     seconds: float
     cached: bool
     computed: int = 0
-    precision: str | None = None
+    precision: str | None = None  # as model.json says it: float32, bfloat16 autocast...
+    dtype: str = "float32"  # the store's precision (its cache key)
 
     def summary(self) -> dict:
         return {"set": PREFIX, "model": self.model, "layers": len(self.layers), "layer_numbers": self.layers,
@@ -281,38 +298,57 @@ class EmbeddingResult:
 def extract_embeddings(corpus: Corpus, model: str, layers: str | int | list[int] | None = "all",
                        revision: str | None = None, device: str = "auto", batch_seconds: float | None = None,
                        progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
-                       encoder: SpeechEncoder | None = None, chunk_clips: int | None = None) -> EmbeddingResult:
+                       encoder: SpeechEncoder | None = None, chunk_clips: int | None = None,
+                       precision: str | None = "auto") -> EmbeddingResult:
     """Pooled hidden states of every clip, stored per file and per layer; what the cache holds is read, the
-    rest computed in chunks (each stored as it finishes). ``layers``: all, a number or a list. A clip that
-    fails is recorded with its problem and never stops the others. ``Cancelled`` when ``should_stop``
-    says so (the finished chunks stay stored)."""
+    rest computed in chunks (each stored as it finishes). ``layers``: all, a number or a list. ``precision``:
+    auto (a store of any precision that holds every file is read; the rest is computed in the device's
+    precision), float32 or bfloat16 (only that precision's store). A clip that fails is recorded with its
+    problem and never stops the others. ``Cancelled`` when ``should_stop`` says so (the finished chunks stay
+    stored)."""
     started = time.perf_counter()
     wanted = layers if isinstance(layers, list) else parse_layers(layers)
     identity = encoder.identity if encoder is not None and encoder.identity else model_identity(model, revision)
-    store = EmbeddingStore(identity)
-    store.clean()
+    strict = precision not in (None, "auto")
+    if strict and precision not in PRECISIONS:
+        raise FeatureError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}.",
+                           title="Unknown precision")
     keys = file_keys(corpus.files)
-    info = store.info()
-    if info is not None:
-        wanted = _check_layers(wanted, info["layers"], model)
-        todo = keys[~keys.isin(store.stored_keys(wanted))]
-    else:
-        todo = keys
+    first = encoder.dtype if encoder is not None else precision if strict else "float32"
+    store, todo, info = None, keys, None
+    for candidate in EmbeddingStore.every(identity, first):
+        found = candidate.info()
+        if found is None or (strict and candidate.dtype != precision):
+            continue
+        layers_there = _check_layers(wanted, found["layers"], model)
+        if keys.isin(candidate.stored_keys(layers_there)).all():
+            store, todo, info, wanted = candidate, keys.iloc[:0], found, layers_there
+            break
     computed = 0
-    if len(todo):
-        encoder = encoder or load_encoder(model, revision, device, batch_seconds, identity=identity)
+    if store is None and len(keys):
+        encoder = encoder or load_encoder(model, revision, device, batch_seconds, identity=identity,
+                                          precision=precision)
+        store = EmbeddingStore(identity, encoder.dtype)
+        store.clean()
         count, dim = hidden_states(encoder)
         wanted = _check_layers(wanted, count, model)
+        if store.info() is not None:
+            todo = keys[~keys.isin(store.stored_keys(wanted))]
         store.write_info(count, dim, encoder.precision)
         computed = _compute(corpus, todo, len(keys), encoder, store, wanted, progress, should_stop, chunk_clips)
         info = store.info()
-    elif progress:
-        progress(len(keys), len(keys), f"{_short(model)} embeddings: {len(keys)}/{len(keys)} clips (from the cache)")
+    else:
+        store = store or EmbeddingStore(identity)
+        wanted = wanted or []
+        if progress:
+            progress(len(keys), len(keys), f"{_short(model)} embeddings: {len(keys)}/{len(keys)} clips "
+                                           "(from the cache)")
     store.merge()
     failed = _failures(store, wanted[0], keys) if len(keys) else []
     return EmbeddingResult(str(model), identity, wanted, int(info["dim"]) if info else 0, failed,
                            clips=int(len(keys)) - len(failed), seconds=time.perf_counter() - started,
-                           cached=len(todo) == 0, computed=computed, precision=(info or {}).get("precision"))
+                           cached=len(todo) == 0, computed=computed, precision=(info or {}).get("precision"),
+                           dtype=store.dtype)
 
 
 def hidden_states(encoder: SpeechEncoder) -> tuple[int, int]:
@@ -442,7 +478,7 @@ def embedding_features(corpus: Corpus, name: str, progress: Progress | None = No
     result = extract_embeddings(corpus, model, "all", device=device, progress=progress, should_stop=should_stop)
     _check_layers([layer], max(result.layers) + 1, model)
     keys = file_keys(corpus.files)
-    rows = EmbeddingStore(result.identity).read_layer(layer).reindex(keys.to_numpy())
+    rows = EmbeddingStore(result.identity, result.dtype).read_layer(layer).reindex(keys.to_numpy())
     rows.index = keys.index
     ok = rows["error"].isna().to_numpy()
     table = rows.loc[ok, columns(result.dim)].astype(np.float32)
@@ -515,13 +551,19 @@ class EmbeddingSpec:
                         label="Layers")
     revision: str | None = param(None, "the hub revision (branch, tag or commit; default main)", page=False)
     device: str = param("auto", "where the model runs: auto (the GPU when there is one), cuda or cpu", page=False)
-    batch_seconds: float | None = param(None, "padded audio per batch (default: 3 s on the CPU, 400 s on a GPU)",
-                                        page=False)
+    batch_seconds: float | None = param(None, "padded audio per batch (default: 3 s on the CPU in float32, 24 s in "
+                                        "bf16, 400 s on a GPU)", page=False)
+    precision: str = param("auto", "auto: bf16 autocast on a GPU, float32 on the CPU; bfloat16: bf16 autocast on "
+                           "the CPU too (a CPU with avx512_bf16 or AMX; faster, vectors slightly different: see "
+                           "benchmarks/results/embeddings.json); float32", choices=PRECISIONS, page=False)
 
     def validate(self) -> "EmbeddingSpec":
         if not str(self.model).strip():
             raise FeatureError("no model given: a hub id (ORG/MODEL_ID) or a local folder.", title="No model")
         parse_layers(self.layers)
+        if self.precision not in PRECISIONS:
+            raise FeatureError(f"precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}.",
+                               title="Unknown precision")
         if self.batch_seconds is not None and self.batch_seconds <= 0:
             raise FeatureError(f"batch_seconds is {self.batch_seconds}; give a positive number of seconds.")
         return self
@@ -555,7 +597,8 @@ def run_embedding_job(spec: EmbeddingSpec, corpus: Corpus, run: Run | None = Non
 
     def extract() -> dict:
         result = extract_embeddings(corpus, spec.model, spec.layers, revision=spec.revision, device=spec.device,
-                                    batch_seconds=spec.batch_seconds, progress=report, should_stop=should_stop)
+                                    batch_seconds=spec.batch_seconds, progress=report, should_stop=should_stop,
+                                    precision=spec.precision)
         return {"embeddings": result.summary()}
 
     return complete_run(run, extract, Cancelled, titled_text)

@@ -15,10 +15,13 @@ first convolution (wav2vec2-base, HuBERT-base, WavLM-base) would normalise it ov
 normalisation is made per clip (``_mask_group_norm``), so a clip's vector is the same batched or alone,
 for these models as for the layer-normalised ones (large models, data2vec-audio).
 
-On a GPU the forward runs under bf16 autocast (fp16 where bf16 is not supported), one batch at a time; on
-the CPU in fp32, with up to one batch per core at once (fp32 inference is compute-bound there: batching saves
-little, so CPU batches are short, and one torch thread per batch wastes less than every op split over all
-cores, the more so on a machine busy with other work).
+Precision (``precision``): ``auto`` runs the forward under bf16 autocast on a GPU (fp16 where bf16 is not
+supported) and in fp32 on the CPU; ``bfloat16`` asks for bf16 autocast on the CPU too, refused on a CPU without
+bf16 instructions (avx512_bf16 or AMX: elsewhere bf16 is emulated, and slower than fp32); ``float32`` never
+autocasts. The precision is part of the feature cache's key (ser.learning.embeddings). On the CPU, up to one
+batch per core runs at once (fp32 inference is compute-bound there: batching saves little, so fp32 CPU batches
+are short, and one torch thread per batch wastes less than every op split over all cores, the more so on a
+machine busy with other work); bf16 matrix products gain from longer batches (``CPU_BF16_BATCH_SECONDS``).
 Weights load as safetensors only. Importing this module loads neither torch nor transformers, and
 nothing here reads audio files (the benchmark uses it on a machine with only torch and transformers).
 """
@@ -45,6 +48,10 @@ log = logging.getLogger(__name__)
 RATE = 16_000
 WHISPER_SECONDS = 30.0
 CPU_BATCH_SECONDS = 3.0  # padded audio per batch: on the CPU batching saves nothing (compute-bound), padding costs
+CPU_BF16_BATCH_SECONDS = 24.0  # bf16 on the CPU: one clip at a time is slower than fp32, batches of ~8 clips faster
+PRECISIONS = {"auto": "bf16 autocast on a GPU (fp16 where bf16 is not supported), float32 on the CPU",
+              "float32": "float32 everywhere",
+              "bfloat16": "bf16 autocast, also on a CPU with bf16 instructions (avx512_bf16 or AMX)"}
 GPU_BATCH_SECONDS = 400.0
 MAX_BATCH_CLIPS = 128
 MAX_CPU_WORKERS = 4  # batches run at once on the CPU (each with cores / workers threads)
@@ -139,6 +146,42 @@ def _hub_commit(repo_id: str, revision: str | None) -> str:
 
 # ---------------------------------------------------------------- the model
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (x86 avx512_bf16 or AMX, Arm bf16), read from /proc/cpuinfo."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            flags.update(line.split(":", 1)[-1].split())
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def resolve_precision(device: str, precision: str | None = "auto") -> str:
+    """``float32``, ``bfloat16`` or ``float16``: what the forward runs in on ``device`` (see the module's
+    docstring for ``auto``)."""
+    import torch
+
+    cuda = device.startswith("cuda")
+    precision = precision or "auto"
+    if precision not in PRECISIONS:
+        raise SerError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}.", title="Unknown precision")
+    if precision == "float32":
+        return "float32"
+    if cuda:
+        if precision == "bfloat16" and not torch.cuda.is_bf16_supported():
+            raise SerError("this GPU does not support bf16; use auto (fp16 autocast) or float32.", title="No bf16")
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    if precision == "auto":
+        return "float32"
+    if not cpu_has_bf16():
+        raise SerError("this CPU has no bf16 instructions (avx512_bf16 or AMX): bf16 would be emulated and slower "
+                       "than float32. Use float32 (or auto).", title="No bf16 on this CPU")
+    return "bfloat16"
+
+
 def pick_device(device: str = "auto") -> str:
     import torch
 
@@ -155,7 +198,7 @@ class SpeechEncoder:
     x hidden size) of mean-pooled hidden states."""
 
     def __init__(self, model, extractor, identity: ModelIdentity | None = None, device: str = "cpu",
-                 batch_seconds: float | None = None):
+                 batch_seconds: float | None = None, precision: str | None = "auto"):
         import torch
 
         self.encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
@@ -164,9 +207,10 @@ class SpeechEncoder:
         self.whisper = getattr(model.config, "model_type", "") == "whisper"
         self.takes_mask = not self.whisper and _accepts(self.encoder.forward, "attention_mask")
         self.cuda = device.startswith("cuda")
-        self.autocast_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
-            if self.cuda else None
-        self.batch_seconds = batch_seconds or (GPU_BATCH_SECONDS if self.cuda else CPU_BATCH_SECONDS)
+        self.dtype = resolve_precision(device, precision)  # float32, bfloat16 or float16
+        self.autocast_dtype = None if self.dtype == "float32" else getattr(torch, self.dtype)
+        self.batch_seconds = batch_seconds or (GPU_BATCH_SECONDS if self.cuda else CPU_BF16_BATCH_SECONDS
+                                               if self.autocast_dtype is not None else CPU_BATCH_SECONDS)
         self.forwards = 0  # model calls so far (tests count them)
         self._count = threading.Lock()
         self.workers = 1 if self.cuda else min(MAX_CPU_WORKERS, _cores())
@@ -271,7 +315,8 @@ class SpeechEncoder:
             inputs["attention_mask"] = mask
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
         padded = bool((lengths < lengths.max()).any())
-        with torch.inference_mode(), torch.autocast("cuda", dtype=self.autocast_dtype, enabled=self.cuda):
+        with torch.inference_mode(), torch.autocast("cuda" if self.cuda else "cpu", dtype=self.autocast_dtype,
+                                                    enabled=self.autocast_dtype is not None):
             if self.padding_free_norm is not None and padded:
                 self.padding_free_norm.state.lengths = lengths.to(self.device)
             try:
@@ -384,8 +429,8 @@ def _accepts(function, name: str) -> bool:
         return False
 
 
-def load_encoder(name: str, revision: str | None = None, device: str = "auto",
-                 batch_seconds: float | None = None, identity: ModelIdentity | None = None) -> SpeechEncoder:
+def load_encoder(name: str, revision: str | None = None, device: str = "auto", batch_seconds: float | None = None,
+                 identity: ModelIdentity | None = None, precision: str | None = "auto") -> SpeechEncoder:
     """The model and its feature extractor, from a folder, the local Hugging Face cache or the hub
     (safetensors weights only), on ``device`` (auto: the GPU when there is one)."""
     from transformers import AutoFeatureExtractor, AutoModel
@@ -406,4 +451,4 @@ def load_encoder(name: str, revision: str | None = None, device: str = "auto",
         else:
             detail = f"{name!r} cannot be loaded ({_reason(exc)}). " + _how_to_provide(identity.source)
         raise ModelUnavailable(detail) from None
-    return SpeechEncoder(model, extractor, identity, pick_device(device), batch_seconds)
+    return SpeechEncoder(model, extractor, identity, pick_device(device), batch_seconds, precision)
