@@ -9,14 +9,29 @@ import plotly.express as px
 import streamlit as st
 
 from ser.data.audio import SAMPLE_RATE
+from ser.data.spectrum import mel_spectrogram
 from ser.errors import SerError
 from ser.labels import EMOTIONS
 from ser.runs import list_runs
 from ser.data.uploads import MAX_SECONDS
 from ui import cached
+from ui.audio_view import audio_plots
 from ui.charts import EMOTION_COLORS
+from ui.page_state import URL, kept
 from ui.sidebar import corpus_sidebar
 from ui.state import show_error
+
+
+@st.cache_resource(max_entries=2, show_spinner="Warming up the model's audio pipeline…")
+def warmed_up(run_id: str, stamp: str) -> bool:
+    """One made-up second of sound classified and drawn, once per model and process, right after the model
+    is loaded: the libraries' one-off start (librosa's compiled kernels: seconds) is then paid while the user
+    picks a file, not by the first upload."""
+    sound = (np.random.default_rng(0).standard_normal(SAMPLE_RATE) * 0.05).astype(np.float32)
+    cached.predictor(run_id, stamp).predict(sound)
+    mel_spectrogram(sound)
+    return True
+
 
 corpus_sidebar()
 st.title("Try a clip")
@@ -28,13 +43,27 @@ runs = [run for run in list_runs() if run.status == "finished" and run.kind in (
 if not runs:
     st.info("No finished run yet: train one on the Baselines page first.")
     st.stop()
-run_id = st.selectbox("Run", [r.run_id for r in runs], key="try_run",
-                      format_func=lambda i: next(r.label() for r in runs if r.run_id == i))
-run = next(r for r in runs if r.run_id == run_id)
+ids = [r.run_id for r in runs]
+labels = {r.run_id: r.label() for r in runs}
+if st.query_params.get("run") not in (None, *ids) and "run" not in st.session_state:
+    st.session_state["run"] = ids[0]  # a shared link naming a run this machine does not have: the newest instead
+elif "run" in st.session_state:  # chosen on another page, whose picker is another widget: hand it to this one
+    st.session_state["run"] = st.session_state["run"]
+# "run" is the key every page's run picker shares: the run chosen on Bias is the one tried here, and back. The
+# plain id, without a format_func: a bound selectbox puts its formatted option in the URL, and the id is what
+# stays the same on every page
+run_id = st.selectbox("Run", ids, index=None, key=kept("run", ids, fallback=ids[0]), bind=URL) or ids[0]
+run = runs[ids.index(run_id)]
+st.caption(labels[run_id])
 if run.info.get("corpus", {}).get("synthetic"):
     st.warning("This run was trained on the synthetic demo corpus: it has never heard real emotional speech.",
                icon=":material/science:")
-
+try:  # loaded (with its spinner) as soon as the run is picked, while the user looks for a file
+    model = cached.predictor(run.run_id, run.info.get("finished", ""))
+    warmed_up(run.run_id, run.info.get("finished", ""))
+except SerError as exc:
+    show_error(exc)
+    st.stop()
 
 uploads = st.file_uploader("Clips", accept_multiple_files=True, key="try_upload",
                            type=["wav", "flac", "ogg", "mp3", "m4a", "aac"])
@@ -45,36 +74,12 @@ if recording is not None:
 if not clips:
     st.stop()
 
-try:
-    model = cached.predictor(run.run_id, run.info.get("finished", ""))
-except SerError as exc:
-    show_error(exc)
-    st.stop()
-
-
-def spectrogram(audio: np.ndarray):
-    import librosa
-
-    mel = librosa.power_to_db(librosa.feature.melspectrogram(y=audio, sr=SAMPLE_RATE, n_mels=64), ref=np.max)
-    figure = px.imshow(mel, origin="lower", aspect="auto", color_continuous_scale="Magma",
-                       labels={"x": "frame", "y": "mel band", "color": "dB"})
-    figure.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), coloraxis_showscale=False)
-    return figure
-
-
-def waveform(audio: np.ndarray):
-    step = max(1, audio.size // 4000)
-    frame = pd.DataFrame({"seconds": np.arange(0, audio.size, step) / SAMPLE_RATE, "amplitude": audio[::step]})
-    figure = px.line(frame, x="seconds", y="amplitude")
-    figure.update_layout(height=160, margin=dict(l=10, r=10, t=10, b=10))
-    return figure
-
-
 rows = []
 for index, (name, data) in enumerate(clips):
     st.subheader(name)
     try:
-        audio, result = model.predict_upload(name, data)
+        with st.spinner(f"Classifying {name}…"):
+            audio, result = model.predict_upload(name, data)
     except SerError as exc:
         show_error(exc)
         rows.append({"file": name, "emotion": None, "error": exc.detail})
@@ -82,8 +87,7 @@ for index, (name, data) in enumerate(clips):
     left, right = st.columns([3, 2])
     with left:
         st.audio(io.BytesIO(data))
-        st.plotly_chart(waveform(audio), key=f"wave_{index}")
-        st.plotly_chart(spectrogram(audio), key=f"spec_{index}")
+        audio_plots(audio, key=f"try_{index}")
     with right:
         st.metric("Predicted emotion", result.emotion)
         st.caption(f"{audio.size / SAMPLE_RATE:.2f} s · {result.handling}")

@@ -1,10 +1,25 @@
-"""The Try a clip page through AppTest, on a small generated corpus."""
+"""The Try a clip page through AppTest, on a small generated corpus: the run's model is loaded as soon as the run
+is picked (not when a file arrives), an upload is classified and drawn, and the run picker is the pages' shared
+"run": the run chosen on Bias is the one tried here, kept across pages and named in the URL."""
 
+import json
 
+import pytest
+from streamlit.testing.v1 import AppTest
 
-from ser.learning.baselines import BaselineSpec, run_baseline
+from apptest import ROOT, open_page
 from ser.data.corpus import load_corpus
-from apptest import open_page
+from ser.labels import EMOTIONS
+from ser.learning.baselines import BaselineSpec, run_baseline
+from ser.learning.predict import Predictor
+
+
+@pytest.fixture
+def two_runs(small_demo):
+    corpus = load_corpus(small_demo)
+    older = run_baseline(BaselineSpec(model="logreg", grid="none", jobs=1), corpus)
+    newer = run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), corpus)
+    return older, newer
 
 
 def test_try_clip_page_lists_runs(monkeypatch, small_demo):
@@ -13,4 +28,51 @@ def test_try_clip_page_lists_runs(monkeypatch, small_demo):
     run = run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), load_corpus(small_demo))
     app.run()
     assert not app.exception
-    assert app.selectbox(key="try_run").value == run.run_id
+    assert app.selectbox(key="run").value == run.run_id
+
+
+def test_the_model_is_loaded_when_the_run_is_picked_and_an_upload_is_classified(monkeypatch, small_demo):
+    run = run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), load_corpus(small_demo))
+    loaded, load = [], Predictor.__init__
+
+    def counted(self, chosen):
+        loaded.append(chosen.run_id)
+        load(self, chosen)
+
+    monkeypatch.setattr(Predictor, "__init__", counted)
+    app = open_page(monkeypatch, "app_pages/try_clip.py", small_demo)
+    assert loaded == [run.run_id]  # with the page, before any file
+    clip = next((small_demo / "AudioWAV").glob("*_ANG_*.wav"))
+    app.file_uploader(key="try_upload").set_value((clip.name, clip.read_bytes(), "audio/wav")).run()
+    assert not app.exception, app.exception
+    assert [m.value for m in app.metric if m.label == "Predicted emotion"][0] in EMOTIONS
+    charts = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
+    assert len(charts) == 3  # the waveform and the mel spectrogram (ui.audio_view), the probabilities
+    assert charts[1]["data"][0]["type"] == "heatmap"
+    assert loaded == [run.run_id]  # not loaded again for the upload
+
+
+def test_try_a_clip_shows_the_run_chosen_on_bias_and_keeps_it(monkeypatch, small_demo, two_runs):
+    older, newer = two_runs
+    app = open_page(monkeypatch, "app_pages/bias.py", small_demo)
+    app.selectbox(key="run").set_value(older.run_id).run()
+    app.switch_page("app_pages/try_clip.py").run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="run").value == older.run_id
+    app.selectbox(key="run").set_value(newer.run_id).run()
+    app.switch_page("app_pages/overview.py").run()
+    app.switch_page("app_pages/try_clip.py").run()
+    assert app.selectbox(key="run").value == newer.run_id
+    assert app.query_params["run"] == newer.run_id  # in the URL: a shared link names the run
+
+
+def test_a_shared_url_opens_its_run_and_a_stale_one_the_newest(monkeypatch, small_demo, two_runs):
+    older, newer = two_runs
+    monkeypatch.setenv("SER_DATA", str(small_demo))
+    monkeypatch.chdir(ROOT)
+    for named, shown in ((older.run_id, older.run_id), ("baseline-20200101-000000-dead", newer.run_id)):
+        app = AppTest.from_file(str(ROOT / "app_pages" / "try_clip.py"), default_timeout=180)
+        app.query_params["run"] = named
+        app.run()
+        assert not app.exception, app.exception
+        assert app.selectbox(key="run").value == shown
