@@ -4,6 +4,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from ser.data.corpus import corpus_signature
 from ser.data.corpus_report import distribution
 from ser.data.crowd import MODALITY_NAMES, agreement_table, crowd_scores, has_votes, hit_rate_table
 from ser.reference import REPORT_AGREEMENT, truncate
@@ -19,6 +20,26 @@ if corpus is None:
     st.info("Pick a corpus in the sidebar: a CREMA-D folder or a manifest CSV.")
     st.stop()
 clips = corpus.clips
+version = corpus_signature(str(corpus.source))  # cheap (file stats): keys the caches below
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def crowd_summary(version: str, _clips: pd.DataFrame) -> dict:
+    """The crowd section's tables and chart, computed once per version of the corpus (a warm rerun
+    redrew them from scratch: about 0.3 s on 7,462 clips)."""
+    table = agreement_table(_clips)
+    return {"agreement": table, "bars": agreement_bars(table), "hits": hit_rate_table(_clips),
+            "scores": crowd_scores(_clips, "voice")}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def distribution_chart(version: str, column: str, _clips: pd.DataFrame):
+    """One tab's chart (None: the corpus has no such information), once per version and column."""
+    if column == "duration":
+        return px.histogram(_clips, x="duration_s", nbins=40, color="emotion", title="Clip duration (s)")
+    frame = distribution(_clips, column)
+    return None if frame[column].eq("unknown").all() else counts_bar(frame, column, f"Clips by {column}")
+
 
 if corpus.synthetic:
     st.warning("This is the **synthetic demo corpus**: generated speech-like sound, not real emotional speech. "
@@ -62,15 +83,11 @@ for tab, column in zip(tabs, DISTRIBUTIONS):
     if not tab.open:
         continue
     with tab:
-        if column == "duration":
-            figure = px.histogram(clips, x="duration_s", nbins=40, color="emotion", title="Clip duration (s)")
-            st.plotly_chart(figure, key="dist_duration")
-            continue
-        frame = distribution(clips, column)
-        if frame[column].eq("unknown").all():
+        figure = distribution_chart(version, column, clips)
+        if figure is None:
             st.info(f"This corpus has no {column} information.")
         else:
-            st.plotly_chart(counts_bar(frame, column, f"Clips by {column}"), key=f"dist_{column}")
+            st.plotly_chart(figure, key=f"dist_{column}")
 
 # ------------------------------------------------------------------ crowd
 st.header("What the crowd heard")
@@ -78,7 +95,8 @@ if not has_votes(clips):
     st.info("This corpus has no crowd votes (CREMA-D's processedResults/tabulatedVotes.csv), so there is no "
             "human baseline to show.")
 else:
-    table = agreement_table(clips)
+    summary = crowd_summary(version, clips)
+    table = summary["agreement"]
     shown = table.drop(columns=["clips"]).map(truncate)
     shown.columns = [MODALITY_NAMES.get(c, c) for c in shown.columns]
     shown["report (pooled)"] = pd.Series(REPORT_AGREEMENT)
@@ -90,8 +108,8 @@ else:
                     "report's table does; its numbers are beside it.")
         st.dataframe(shown, key="agreement_table")
     with right:
-        st.plotly_chart(agreement_bars(table), key="agreement_chart")
-    hits = hit_rate_table(clips)
+        st.plotly_chart(summary["bars"], key="agreement_chart")
+    hits = summary["hits"]
     if len(hits):
         st.markdown("Mean **hit rate** (share of raters who chose the *intended* emotion) per intended emotion: "
                     "agreement says how much raters agreed with each other, the hit rate whether they heard what "
@@ -103,7 +121,7 @@ else:
     st.markdown("Each clip's plurality vote among voice-only raters, scored against the intended emotion "
                 "like a model, by the same code. A tied vote gives each tied emotion an equal share of the clip "
                 "(the expected score of a fair tie-break, so no random seed is involved).")
-    scores = crowd_scores(clips, "voice")
+    scores = summary["scores"]
     st.caption(f"{scores['ties']:.1%} of the voted clips have a tied plurality vote.")
     metric_columns = st.columns(4)
     metric_columns[0].metric("Macro-F1", f"{scores['macro_f1']:.3f}")
