@@ -64,7 +64,7 @@ if run.info.get("corpus", {}).get("synthetic"):
     st.warning("This run was trained on the synthetic demo corpus: group differences here are properties of the "
                "generator, not of people.", icon=":material/science:")
 try:
-    whole = cached.analysis(run.run_id, part, stamp)
+    whole = bias_views.analysis(run.run_id, part, stamp)
 except SerError as exc:
     show_error(exc)
     st.stop()
@@ -117,9 +117,10 @@ def by_group_view() -> None:
                          key=kept("bias_group_pick", options))
     if group != NONE:
         picked = group_clips(frame, grouping, group)
-        offer(f"Bias: {name} {group}", picked)
+        source = f"Bias: {name} {group}"
+        offer(source, picked)
         st.caption(f"The {len(picked):,} clips of {name} {group}, offered to the other pages as a selection.")
-        show_clips(frame.loc[picked], key="bias_group_page", run=run, part=part)
+        show_clips(frame.loc[picked], key="bias_group_clips", run=run, part=part, source=source)
     shown = report.groups.round(3).assign(eligible=lambda t: t["eligible"].map({True: "yes", False: "too few actors"}))
     st.dataframe(shown.rename(columns={"support": "clips", "eligible": "in the verdict"}), hide_index=True,
                  key="bias_group_table")
@@ -147,7 +148,7 @@ def actor_view() -> None:
                          format_func=lambda a: f"actor {a} · macro-F1 {scores[a]:.3f}")
     picked = frame.index[frame["speaker"].astype(str) == actor]
     offer(f"Bias: actor {actor}", picked)
-    show_clips(frame.loc[picked], key="bias_actor_page", run=run, part=part)
+    show_clips(frame.loc[picked], key="bias_actor_clips", run=run, part=part, source=f"Bias: actor {actor}")
 
 
 def confusion_view() -> None:
@@ -192,9 +193,10 @@ def confusion_view() -> None:
     if cell != NONE:
         who, intended, said = cell.split("|")
         picked = cell_clips(chosen, intended, said, "y_pred" if who == "model" else "crowd_voice")
-        offer(f"Bias: true {intended}, said {said}" + (" (crowd)" if who == "crowd" else ""), picked)
+        source = f"Bias: true {intended}, said {said}" + (" (crowd)" if who == "crowd" else "")
+        offer(source, picked)
         st.caption(f"{len(picked):,} clip(s): {cell_label(cell)}; offered to the other pages as a selection.")
-        show_clips(chosen.loc[picked], key="bias_cell_page", run=run, part=part)
+        show_clips(chosen.loc[picked], key="bias_cell_clips", run=run, part=part, source=source)
     st.download_button("Download these predictions (CSV)",  # written only when clicked (0.1 s for 2,000 clips)
                        lambda: chosen.drop(columns=["path"], errors="ignore").to_csv(),
                        file_name=f"{run.run_id}-{part}-filtered.csv", key="bias_predictions_csv")

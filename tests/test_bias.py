@@ -224,3 +224,62 @@ def test_the_bias_cache_is_read_not_recomputed(crema_folder, monkeypatch):
     pd.testing.assert_frame_equal(first.groups, again.groups)
     with pytest.raises(AssertionError, match="should have been read"):
         bias.cached_group_report(run, frame, "sex", "test", n_boot=40)  # another key is computed
+
+
+def test_overall_report_is_the_headline_and_needs_enough_actors():
+    from ser.analysis.bias import overall_report
+
+    frame = hand_made()
+    report = overall_report(frame, n_boot=200)
+    assert report == group_report(frame, "sex", n_boot=200).overall  # one definition: the page's headline
+    assert report["macro_f1"]["ci"][0] < report["macro_f1"]["value"] < report["macro_f1"]["ci"][1]
+    few = frame[frame["speaker"].isin(["1000", "1001", "1002", "1003"])]
+    small = overall_report(few, n_boot=200)
+    assert small["macro_f1"]["actors"] == 4 and small["macro_f1"]["ci"] == [None, None]
+    expected = f1_score(few.y_true, few.y_pred, average="macro", labels=sorted(set(few.y_true)))
+    assert small["macro_f1"]["value"] == pytest.approx(expected)
+    with pytest.raises(ConfigError, match="no clips"):
+        overall_report(frame.iloc[:0])
+
+
+def test_cell_clips_are_the_clips_behind_each_confusion_cell():
+    from ser.analysis.bias import cell_clips
+
+    frame = hand_made()
+    frame.loc[frame.index[:30:3], "crowd_voice"] = "ANG/SAD"  # ties count in each tied emotion's cell
+    model, crowd = confusion(frame), confusion(frame, "crowd_voice")
+    for intended in model.index:
+        for said in model.columns:
+            picked = cell_clips(frame, intended, said)
+            assert len(picked) == model.loc[intended, said]
+            assert ((frame.loc[picked, "y_true"] == intended) & (frame.loc[picked, "y_pred"] == said)).all()
+            voted = cell_clips(frame, intended, said, "crowd_voice")
+            shares = 1 / frame.loc[voted, "crowd_voice"].str.count("/").add(1)
+            assert shares.sum() == pytest.approx(crowd.loc[intended, said])
+    assert set(cell_clips(frame, frame.y_true.iloc[0], "SAD", "crowd_voice")) >= {frame.index[0]}
+
+
+def test_group_clips_are_the_clips_each_group_counts():
+    from ser.analysis.bias import group_clips
+
+    frame = hand_made()
+    for by in ("sex", ["race", "sex"], "actor"):
+        table = group_report(frame, by, n_boot=0).groups
+        for row in table.itertuples():
+            assert len(group_clips(frame, by, row.group)) == row.support
+    assert len(group_clips(frame, "sex", "nobody")) == 0
+
+
+def test_the_bias_cache_tells_subsets_of_the_same_size_apart(crema_folder):
+    from ser.analysis.bias import cached_group_report
+    from ser.data.corpus import load_corpus
+
+    corpus = load_corpus(crema_folder)
+    run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})
+    truth = corpus.clips.emotion.to_numpy()
+    pd.DataFrame({"clip_id": corpus.clips.index, "part": "test", "y_true": truth,
+                  "y_pred": np.where(np.arange(len(truth)) < 12, truth, "NEU")}).to_parquet(run.predictions_path)
+    frame = analysis_frame(run, corpus.clips, "test")
+    first = cached_group_report(run, frame.iloc[:12], "sex", "test", n_boot=0)  # all right
+    second = cached_group_report(run, frame.iloc[12:], "sex", "test", n_boot=0)  # as many clips, mostly wrong
+    assert first.overall["accuracy"]["value"] == 1.0 and second.overall["accuracy"]["value"] < 1.0

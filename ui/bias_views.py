@@ -18,6 +18,28 @@ def run_parts(run_id: str, stamp: int) -> list[str]:
     return load_run(run_id).parts()
 
 
+@st.cache_resource(show_spinner="Reading the run's corpus…", max_entries=2)
+def corpus_clips(source: str | None, signature: str) -> pd.DataFrame:
+    """A corpus' clips table, read once per signature (reading 7,000 clips' metadata takes seconds) and shared
+    between runs and parts: not copied, so never modified."""
+    from ser.data.corpus import load_corpus
+
+    return load_corpus(source).clips
+
+
+@st.cache_resource(show_spinner="Joining the run's predictions with its clips…", max_entries=8)
+def analysis(run_id: str, part: str, stamp: int) -> pd.DataFrame:
+    """``ser.analysis.bias.analysis_frame`` of a run's part, built once per predictions stamp and shared (not
+    copied on every rerun as ``st.cache_data`` would): the page only reads and slices it."""
+    from ser.analysis.bias import analysis_frame
+    from ser.data.corpus import corpus_signature
+    from ser.runs import load_run
+
+    run = load_run(run_id)
+    source = run.info["corpus"]["source"]
+    return analysis_frame(run, corpus_clips(source, corpus_signature(source)), part)
+
+
 @st.cache_data(show_spinner="Resampling actors for the intervals and shuffling for the gap test…", max_entries=128)
 def group_report(run_id: str, part: str, by, n_boot: int, stamp: int, digest: str, _frame: pd.DataFrame):
     """``ser.analysis.bias.cached_group_report`` of ``_frame`` (whose clips ``digest`` names)."""
@@ -107,12 +129,38 @@ def pick_group(chart_key: str, picker: str) -> None:
         st.session_state[picker] = str(point["customdata"][0])
 
 
-def show_clips(clips: pd.DataFrame, key: str, run=None, part: str | None = None) -> None:
-    """The clips picked, with what the model (and the crowd) said, to be heard."""
-    from ui.clip_list import paged_clips
+def show_clips(clips: pd.DataFrame, key: str, run=None, part: str | None = None, source: str | None = None) -> None:
+    """The clips picked (rows of the analysis frame) in the clip table, with what the model said, its
+    confidence and its probability of every class (and what the crowd said), to be sorted and heard.
+    ``source``: the page's selection of these clips, not offered back as a filter of its own table."""
+    from ser.analysis.bias import FILTER_COLUMNS
+    from ui.clip_table import clip_table
 
-    shown = clips.rename(columns={"y_true": "emotion"})
-    said = shown[["y_pred", "correct"]].rename(columns={"y_pred": "model said"})
-    if "crowd_voice" in shown:
-        said["crowd (voice) said"] = shown["crowd_voice"]
-    paged_clips(shown, key=key, extra=said)
+    said = pd.DataFrame({"model said": clips["y_pred"].astype(str),
+                         "model right": clips["correct"].map({True: "yes", False: "no"})}, index=clips.index)
+    if "crowd_voice" in clips:
+        said["crowd said"] = clips["crowd_voice"]
+    if run is not None:
+        said = said.join(probabilities(run, part, clips.index))
+    corpus_columns = [c for c in clips.columns if c not in ("y_pred", "correct", "crowd_voice", "age band",
+                                                              "duration band", "actor train clips")]
+    table = clips[corpus_columns].rename(columns={"y_true": "emotion"})
+    for column in FILTER_COLUMNS:  # the analysis frame says "unknown"; the table's own filters expect gaps
+        if column in table:
+            table[column] = table[column].replace("unknown", None)
+    clip_table(table, key=key, extra=said, exclude_selection=source)
+
+
+def probabilities(run, part: str | None, index: pd.Index) -> pd.DataFrame:
+    """The run's confidence and probability of every class for these clips ("P(ANG)"...); no columns when the
+    run stored none."""
+    from ui.clip_table import predictions_of
+
+    predictions = predictions_of(run)
+    rows = predictions[predictions["part"] == part] if part is not None else predictions
+    probs = rows.set_index("clip_id").filter(like="prob_").reindex(index).astype("float64")
+    if probs.empty or probs.shape[1] == 0:
+        return pd.DataFrame(index=index)
+    out = probs.rename(columns=lambda c: f"P({c.removeprefix('prob_')})")
+    out.insert(0, "model confidence", probs.max(axis=1))  # not "confidence": the table would take it for its own
+    return out

@@ -153,8 +153,8 @@ def test_a_chosen_cell_lists_exactly_its_clips_and_offers_them(monkeypatch, smal
     expected = frame.index[(frame["y_true"] == "ANG") & (frame["y_pred"] == "DIS")]
     assert len(expected) > 0
     assert any(c.value.startswith(f"{len(expected):,} clip(s): Model: true ANG, said DIS") for c in app.caption)
-    listed = [m.value.split("**")[1] for m in app.markdown if m.value.startswith("**")]
-    assert set(listed) <= set(expected) and len(listed) == min(10, len(expected))
+    listed = next(f.value for f in app.dataframe if "model said" in f.value.columns)  # the clip table
+    assert set(listed.index) == set(expected) and (listed["model said"] == "DIS").all()
     offered = app.session_state["_selections"]["Bias: true ANG, said DIS"]
     assert set(offered.clip_ids) == set(expected)
 
@@ -189,6 +189,8 @@ def test_settings_survive_a_visit_to_another_page(monkeypatch, small_demo, made_
     app.multiselect(key="bias_filter_sex").set_value(["Female"]).run()
     app.toggle(key="bias_normalise").set_value(False).run()
     app.switch_page("app_pages/overview.py").run()
+    for key in list(app.query_params):  # a browser on another page has none of the Bias page's parameters
+        del app.query_params[key]
     app.switch_page("app_pages/bias.py").run()
     assert not app.exception
     assert app.selectbox(key="run").value == made_up["older"].run_id
@@ -219,3 +221,33 @@ def test_a_shared_url_opens_the_same_view_and_a_stale_run_is_ignored(monkeypatch
     assert not stale.exception, stale.exception
     assert stale.selectbox(key="run").value == made_up["newer"].run_id  # the newest run instead
     assert stale.selectbox(key="bias_by").value == "race"
+
+
+def test_a_groups_clips_are_listed_and_offered(monkeypatch, small_demo, made_up):
+    app = open_page(monkeypatch, "app_pages/bias.py", small_demo)
+    app.selectbox(key="bias_group_pick").set_value("Female").run()
+    frame = frame_of(made_up["newer"])
+    expected = frame.index[frame["sex"] == "Female"]
+    assert any(c.value.startswith(f"The {len(expected):,} clips of sex Female") for c in app.caption)
+    assert set(app.session_state["_selections"]["Bias: sex Female"].clip_ids) == set(expected)
+
+
+def test_a_click_on_a_cell_or_a_point_becomes_the_pick(monkeypatch):
+    """What Plotly sends on a click (the point with its customdata) sets the picker the page lists from."""
+    from ui import bias_views
+    from ui.charts import confusion_squares
+
+    matrix = pd.DataFrame([[5, 2], [0, 7]], index=["ANG", "SAD"], columns=["ANG", "SAD"])
+    trace = confusion_squares(matrix, "Model", normalise=True).data[0]
+    point = next(list(c) for c in trace.customdata if list(c[:2]) == ["ANG", "SAD"])
+    assert point[2] == 2 and trace.marker.symbol == "square"
+    state = {"chart": {"selection": {"points": [{"x": "SAD", "y": "ANG", "customdata": point}]}}}
+    monkeypatch.setattr(bias_views.st, "session_state", state)
+    bias_views.pick_cell("chart", "crowd", "bias_cell")
+    assert state["bias_cell"] == "crowd|ANG|SAD" and bias_views.cell_label(state["bias_cell"]).endswith("said SAD")
+    state["group_chart"] = {"selection": {"points": [{"customdata": ["Female", 120, 3]}]}}
+    bias_views.pick_group("group_chart", "bias_group_pick")
+    assert state["bias_group_pick"] == "Female"
+    state["empty"] = {"selection": {"points": []}}
+    bias_views.pick_group("empty", "bias_group_pick")  # a click beside the points changes nothing
+    assert state["bias_group_pick"] == "Female"
