@@ -42,7 +42,7 @@ def audio_plots(audio: np.ndarray, key: str, sample_rate: int = SAMPLE_RATE) -> 
     st.plotly_chart(spectrogram_figure(mel_spectrogram(audio, sample_rate)), key=f"{key}_spectrogram")
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner="Decoding the clip…", max_entries=32)
 def clip_pictures(path: str, version: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(waveform points, mel spectrogram) of a clip file; ``version`` (its mtime) renews the entry when
     the file changes."""

@@ -136,8 +136,11 @@ def _filters(frame: pd.DataFrame, key: str, extra: list[str]) -> tuple[dict, dic
         range_of = left.selectbox("Range of", numeric, key=kept(f"{key}_range_of", numeric), bind=URL)
         if range_of != NO_RANGE:
             known = frame[range_of].dropna()
-            low, high = (float(known.min()), float(known.max())) if len(known) else (0.0, 1.0)
-            if high > low:
+            low, high = (float(known.min()), float(known.max())) if len(known) else (0.0, 0.0)
+            if high == low:
+                right.caption(f"Every shown clip has the same {label(range_of)}, or none." if len(known)
+                              else f"No clip has a {label(range_of)}.")
+            else:
                 _within(f"{key}_range_{range_of}", low, high)
                 chosen = right.slider(label(range_of), low, high, (low, high), key=kept(f"{key}_range_{range_of}"),
                                       bind=URL)
