@@ -152,7 +152,10 @@ def _rss_mib() -> float:
     return 0.0
 
 
-def measure(size: str, device: str, clips: list[np.ndarray], rounds: int, batch_seconds: float | None) -> dict:
+def measure(size: str, device: str, clips: list[np.ndarray], rounds: int, batch_seconds: float | None,
+            precisions: list[str], workers: int | None = None) -> list[dict]:
+    """One row per precision of the batched path, all timed in the same rounds as one plain loop (the order of
+    the paths rotates from round to round); each row's ``speedup`` is the median of its rounds' ratios."""
     import torch
 
     from ser.learning.encoder import load_encoder
@@ -160,48 +163,63 @@ def measure(size: str, device: str, clips: list[np.ndarray], rounds: int, batch_
     cuda = device.startswith("cuda")
     with tempfile.TemporaryDirectory() as tmp:
         folder = save_model(Path(tmp) / f"wav2vec2-{size}", size)
-        encoder = load_encoder(str(folder), device=device, batch_seconds=batch_seconds)
+        encoders = {p: load_encoder(str(folder), device=device, batch_seconds=batch_seconds, precision=p)
+                    for p in precisions}
+        for encoder in encoders.values():
+            if workers:
+                encoder.workers = workers
+            encoder.embed(clips[:4])  # warm-up: kernels, allocator, oneDNN primitives
         loop = PlainLoop(folder, device)
-        load_before = os.getloadavg()[0]
-        encoder.embed(clips[:4])  # warm-up: kernels, allocator, oneDNN primitives
         loop.embed(clips[:2])
-        times = {"batched": [], "loop": []}
-        peaks = {"batched": 0.0, "loop": 0.0}
-        starts = {"batched": [], "loop": []}
+        load_before = os.getloadavg()[0]
+        paths = {**{f"batched-{p}": encoders[p].embed for p in precisions}, "loop": loop.embed}
+        times = {name: [] for name in paths}
+        peaks = {name: 0.0 for name in paths}
+        starts = {name: [] for name in paths}
         vectors = {}
+        names = list(paths)
         for r in range(rounds):
-            for name in (("batched", "loop") if r % 2 == 0 else ("loop", "batched")):
-                run = encoder.embed if name == "batched" else loop.embed
+            for name in names[r % len(names):] + names[:r % len(names)]:
                 with PeakMemory(cuda) as memory:
                     started = time.perf_counter()
-                    vectors[name] = run(clips)
+                    vectors[name] = paths[name](clips)
                     if cuda:
                         torch.cuda.synchronize()
                     times[name].append(time.perf_counter() - started)
                 peaks[name] = max(peaks[name], memory.peak_mib)
                 starts[name].append(memory.start_mib)
-        a, b = vectors["batched"], vectors["loop"]
-        cosine = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
-        row = {"size": size, "device": device, "device_name": torch.cuda.get_device_name() if cuda else "cpu",
-               "torch_threads": torch.get_num_threads(), "precision": encoder.precision,
-               "hidden_states": int(a.shape[1]), "hidden_size": int(a.shape[2]),
-               "parameters_m": round(sum(p.numel() for p in loop.model.parameters()) / 1e6, 1),
-               "clips": len(clips), "audio_s": round(sum(c.size for c in clips) / RATE, 1),
-               "batch_seconds": encoder.batch_seconds, "batches": len(encoder.batches([c.size for c in clips])),
-               "rounds": rounds, "workers": encoder.workers,
-               "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}  # other processes
-        for name in ("batched", "loop"):
-            median = statistics.median(times[name])
-            row[name] = {"clips_per_s": round(len(clips) / median, 2), "seconds": [round(t, 2) for t in times[name]],
-                         "peak_mib": round(peaks[name], 1),
-                         "rss_at_start_mib": round(min(starts[name]), 1)}
-        row["speedup"] = round(row["batched"]["clips_per_s"] / row["loop"]["clips_per_s"], 2)
-        row["cosine_batched_vs_loop"] = {"min": round(float(cosine.min()), 5), "mean": round(float(cosine.mean()), 5)}
-        row["peak_memory_kind"] = "torch.cuda.max_memory_allocated" if cuda else "process RSS"
-        del encoder, loop
+        load_after = os.getloadavg()[0]
+        rows = []
+        for precision in precisions:
+            encoder, name = encoders[precision], f"batched-{precision}"
+            a, b = vectors[name], vectors["loop"]
+            cosine = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+            row = {"size": size, "device": device, "device_name": torch.cuda.get_device_name() if cuda else "cpu",
+                   "torch_threads": torch.get_num_threads(), "precision": encoder.precision,
+                   "loop_precision": "bf16/fp16 autocast" if cuda else "float32",
+                   "hidden_states": int(a.shape[1]), "hidden_size": int(a.shape[2]),
+                   "parameters_m": round(sum(p.numel() for p in loop.model.parameters()) / 1e6, 1),
+                   "clips": len(clips), "audio_s": round(sum(c.size for c in clips) / RATE, 1),
+                   "batch_seconds": encoder.batch_seconds, "batches": len(encoder.batches([c.size for c in clips])),
+                   "rounds": rounds, "workers": encoder.workers,
+                   "load_average": [round(load_before, 2), round(load_after, 2)]}  # other processes
+            for path, key in ((name, "batched"), ("loop", "loop")):
+                median = statistics.median(times[path])
+                row[key] = {"clips_per_s": round(len(clips) / median, 2),
+                            "seconds": [round(t, 2) for t in times[path]], "peak_mib": round(peaks[path], 1),
+                            "rss_at_start_mib": round(min(starts[path]), 1)}
+            ratios = [loop_s / batched_s for loop_s, batched_s in zip(times["loop"], times[name])]
+            row["speedup"] = round(statistics.median(ratios), 2)
+            row["speedup_per_round"] = [round(r, 2) for r in ratios]
+            row["cosine_batched_vs_loop"] = {"min": round(float(cosine.min()), 5),
+                                             "mean": round(float(cosine.mean()), 5),
+                                             "min_per_layer": [round(float(v), 5) for v in cosine.min(0)]}
+            row["peak_memory_kind"] = "torch.cuda.max_memory_allocated" if cuda else "process RSS"
+            rows.append(row)
+        del encoders, loop
         if cuda:
             torch.cuda.empty_cache()
-    return row
+    return rows
 
 
 def main() -> None:
@@ -215,6 +233,10 @@ def main() -> None:
     parser.add_argument("--batch-seconds", type=float, nargs="+", default=[None],
                         help="padded audio per batch (default: the workbench's); several values: one row each")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
+    parser.add_argument("--precision", nargs="+", default=["auto"], choices=["auto", "float32", "bfloat16"],
+                        help="the batched path's precision, several: one row each, timed in the same rounds (the "
+                             "loop stays the plain one: fp32 on the CPU)")
+    parser.add_argument("--workers", type=int, default=None, help="CPU batches at once (default: the workbench's)")
     parser.add_argument("--smoke", action="store_true", help="a quick check on the CPU: tiny model, 12 clips")
     parser.add_argument("--tag", default="", help="appended to the entry's name (e.g. loaded, for a run on a "
                                                   "machine busy with other work)")
@@ -238,16 +260,19 @@ def main() -> None:
     results.setdefault("runs", {})
     for size in sizes:
         for budget in args.batch_seconds:
-            row = measure(size, device, clips, rounds, budget)
-            key = f"{'cuda' if device.startswith('cuda') else 'cpu'}-{size}" + \
-                  (f"-budget{budget:g}" if budget is not None else "") + (f"-{args.tag}" if args.tag else "")
-            row["machine"] = machine()
-            row["measured"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-            results["runs"][key] = row
-            print(f"{key}: batched {row['batched']['clips_per_s']} clips/s "
-                  f"(peak {row['batched']['peak_mib']} MiB), loop {row['loop']['clips_per_s']} clips/s "
-                  f"(peak {row['loop']['peak_mib']} MiB), speedup {row['speedup']}x, "
-                  f"cosine min {row['cosine_batched_vs_loop']['min']}", flush=True)
+            for row in measure(size, device, clips, rounds, budget, args.precision, args.workers):
+                precision = {"float32": "-float32", "bfloat16 autocast": "-bfloat16"}.get(row["precision"], "") \
+                    if args.precision != ["auto"] else ""
+                key = f"{'cuda' if device.startswith('cuda') else 'cpu'}-{size}{precision}" + \
+                      (f"-workers{args.workers}" if args.workers else "") + \
+                      (f"-budget{budget:g}" if budget is not None else "") + (f"-{args.tag}" if args.tag else "")
+                row["machine"] = machine()
+                row["measured"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+                results["runs"][key] = row
+                print(f"{key}: batched {row['batched']['clips_per_s']} clips/s "
+                      f"(peak {row['batched']['peak_mib']} MiB), loop {row['loop']['clips_per_s']} clips/s "
+                      f"(peak {row['loop']['peak_mib']} MiB), speedup {row['speedup']}x "
+                      f"{row['speedup_per_round']}, cosine min {row['cosine_batched_vs_loop']['min']}", flush=True)
     results["description"] = __doc__.strip().splitlines()[0]
     results["transformers"] = __import__("transformers").__version__
     results["torch"] = torch.__version__

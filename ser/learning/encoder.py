@@ -215,6 +215,8 @@ class SpeechEncoder:
         self._count = threading.Lock()
         self.workers = 1 if self.cuda else min(MAX_CPU_WORKERS, _cores())
         self.padding_free_norm = _mask_group_norm(self.encoder)
+        if self.autocast_dtype is not None and not self.cuda:
+            _cast_matmul_weights(self.encoder, self.autocast_dtype)
 
     @property
     def precision(self) -> str:
@@ -400,6 +402,18 @@ def _PaddingFreeGroupNorm(norm, kernel: int, stride: int):  # noqa: N802 (a clas
 
 
 _padding_free_class = None
+
+
+def _cast_matmul_weights(model, dtype) -> None:
+    """The weights of the linear and convolution layers stored in ``dtype`` once, instead of autocast casting
+    all of them again at every forward (on the CPU that copy is a sizeable part of a short batch's time).
+    Autocast computes these layers in ``dtype`` anyway, so the vectors do not change; norms keep float32.
+    A layer whose weight is computed (weight norm's parametrisation) is left to autocast."""
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Conv1d)) and not hasattr(module, "parametrizations"):
+            module.to(dtype)
 
 
 def _cores() -> int:
