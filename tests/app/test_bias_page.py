@@ -225,11 +225,16 @@ def test_a_shared_url_opens_the_same_view_and_a_stale_run_is_ignored(monkeypatch
 
 def test_a_groups_clips_are_listed_and_offered(monkeypatch, small_demo, made_up):
     app = open_page(monkeypatch, "app_pages/bias.py", small_demo)
-    app.selectbox(key="bias_group_pick").set_value("Female").run()
+    app.selectbox(key="bias_by").set_value("sentence").run()
+    sentence = app.selectbox(key="bias_group_pick").options[2]  # after "(none)" and the worst sentence
+    app.selectbox(key="bias_group_pick").set_value(sentence).run()
     frame = frame_of(made_up["newer"])
-    expected = frame.index[frame["sex"] == "Female"]
-    assert any(c.value.startswith(f"The {len(expected):,} clips of sex Female") for c in app.caption)
-    assert set(app.session_state["_selections"]["Bias: sex Female"].clip_ids) == set(expected)
+    expected = frame.index[frame["sentence"] == sentence]
+    assert 0 < len(expected) < len(frame)
+    assert any(c.value.startswith(f"The {len(expected):,} clips of sentence {sentence}") for c in app.caption)
+    assert set(app.session_state["_selections"][f"Bias: sentence {sentence}"].clip_ids) == set(expected)
+    listed = next(f.value for f in app.dataframe if "model said" in f.value.columns)
+    assert set(listed.index) == set(expected)
 
 
 def test_a_click_on_a_cell_or_a_point_becomes_the_pick(monkeypatch):
