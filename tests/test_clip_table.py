@@ -66,6 +66,7 @@ def test_a_run_adds_prediction_probabilities_confidence_and_correctness(clips):
     assert frame["correct"].any() and not frame["correct"].all()
     assert frame.loc[test.index[0], "speaker"] == clips.loc[test.index[0], "speaker"]  # joined metadata
     assert len(clip_frame(clips, stored)) == len(clips)  # every part
+    assert list(clip_frame(clips.iloc[10:14], stored).index) == list(clips.index[10:14])  # only the clips given
     assert set(clip_frame(clips, stored, part="train")["part"]) == {"train"}
 
 

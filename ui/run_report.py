@@ -75,14 +75,15 @@ def run_clips(run: Run, key: str) -> pd.DataFrame | None:
 
 def corpus_clips(run: Run) -> pd.DataFrame:
     """The clips table of the run's corpus (read once per version of it); without it (moved or deleted),
-    an empty table: the rows then come from the predictions alone, without metadata or audio."""
+    the run's clip ids alone, without metadata or audio."""
     source = run.info.get("corpus", {}).get("source")
     try:
         return _clips_of(source, corpus_signature(source))
     except SerError as exc:
         st.caption(f"The run's corpus cannot be read ({exc.title}: {exc.detail}), so its clips show no metadata "
                    "and cannot be played.")
-        return pd.DataFrame(columns=["path", "emotion"], index=pd.Index([], name="clip_id"))
+        ids = pd.Index(predictions_of(run)["clip_id"], name="clip_id")
+        return pd.DataFrame({"path": pd.Series(None, index=ids, dtype=object)})
 
 
 @st.cache_resource(show_spinner="Reading the run's corpus…", max_entries=2)

@@ -33,14 +33,17 @@ def clip_frame(clips: pd.DataFrame, predictions: pd.DataFrame | None = None, par
     """The table's rows, indexed by ``clip_id``, without the audio path.
 
     Without ``predictions``: every clip of ``clips``. With a run's ``predictions`` (``clip_id, part, y_true,
-    y_pred, prob_<EMO>...``): its clips of ``part`` (None: every part), each with ``prediction``, ``correct``,
+    y_pred, prob_<EMO>...``): the clips of ``clips`` it predicted in ``part`` (None: every part; pass a subset
+    of the corpus' clips to show only those), each with ``prediction``, ``correct``,
     ``confidence`` (the top probability), ``part`` and the probability of every class; ``emotion`` is what
     the run was scored against. ``extra`` (same index) adds columns after the prediction's, e.g. a cluster."""
     base = clips.drop(columns=["path"], errors="ignore")
     if predictions is None:
         frame = base.copy()
     else:
-        frame = _predicted(predictions, part).join(base.drop(columns=["emotion"], errors="ignore"), how="left")
+        predicted = _predicted(predictions, part)
+        predicted = predicted[predicted.index.isin(base.index)]
+        frame = predicted.join(base.drop(columns=["emotion"], errors="ignore"), how="left")
     if extra is not None:
         frame = frame.join(extra[[c for c in extra.columns if c not in frame.columns]], how="left")
     frame.index.name = "clip_id"

@@ -180,3 +180,26 @@ def test_the_run_report_shows_every_clip_of_a_part(monkeypatch, crema_folder, ru
     app.segmented_control(key="r_clips_part").set_value("train").run()
     shown = next(f.value for f in app.dataframe if "prob_ANG" in f.value.columns)
     assert len(shown) == 12 and set(shown["part"]) == {"train"}
+
+
+def test_the_run_report_without_its_corpus_still_lists_the_predictions(monkeypatch, crema_folder, run):
+    import shutil
+
+    def report(run_id: str) -> None:
+        from ser.runs import load_run
+        from ui.run_report import show_run
+
+        show_run(load_run(run_id), key="r")
+
+    shutil.rmtree(crema_folder)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.syspath_prepend(str(ROOT))
+    app = AppTest.from_function(report, args=(run.run_id,), default_timeout=60)
+    app.run()
+    assert not app.exception, app.exception
+    assert any("corpus cannot be read" in c.value for c in app.caption)
+    shown = next(f.value for f in app.dataframe if "prob_ANG" in f.value.columns)
+    assert len(shown) == 12 and shown["prediction"].notna().all()
+    app.session_state["r_clips_table"] = {"selection": {"rows": [0], "columns": []}}
+    app.run()
+    assert not app.exception and not app.get("audio") and any("not known" in i.value for i in app.info)
