@@ -8,9 +8,11 @@ from sklearn.metrics import adjusted_mutual_info_score, silhouette_score, v_meas
 from sklearn.preprocessing import StandardScaler
 
 from ser import config
-from ser.analysis.clustering import (agreement_table, attribute_agreement, contingency, kmeans_clusters, overall_purity,
-                                     pca_embedding, purity, purity_ceiling, shuffled_tables, silhouette_reading,
-                                     table_purity, table_v_measure, umap_embedding)
+from ser.analysis import clustering
+from ser.analysis.clustering import (agreement_table, attribute_agreement, cached_umap, cluster_report, contingency,
+                                     kmeans_clusters, overall_purity, pca_embedding, purity, purity_ceiling,
+                                     shuffled_tables, silhouette_reading, table_fingerprint, table_purity,
+                                     table_v_measure, umap_embedding)
 from ser.data.corpus import load_corpus
 from ser.errors import ConfigError
 from ser.learning.features import extract_features
@@ -197,3 +199,62 @@ def test_agreement_is_fast_on_a_crema_sized_corpus():
     start = time.perf_counter()
     agreement_table(clusters, attributes)
     assert (time.perf_counter() - start) / len(attributes) < 0.5
+
+
+def test_contingency_is_crosstab_with_missing_values_as_unknown():
+    rng = np.random.default_rng(3)
+    clusters = pd.Series(rng.integers(0, 5, 400), index=[f"c{i}" for i in range(400)], name="cluster")
+    for values in (rng.choice(["ANG", "SAD", None], 400), rng.choice([20, 35, 51], 400).astype(float)):
+        attribute = pd.Series(values, index=clusters.index, name="attr")
+        if attribute.dtype == float:
+            attribute.iloc[:7] = np.nan
+        filled = attribute.astype(object).where(attribute.notna(), "unknown")
+        expected = pd.crosstab(clusters, filled.rename("attr"))
+        pd.testing.assert_frame_equal(contingency(clusters, attribute), expected, check_dtype=False,
+                                      check_index_type=False, check_column_type=False)
+
+
+def test_the_silhouette_of_a_large_corpus_is_a_seeded_sample(features, monkeypatch):
+    monkeypatch.setattr(clustering, "SILHOUETTE_SAMPLE", 100)
+    result = kmeans_clusters(features, 4)
+    assert result.silhouette_sample == 100
+    X = StandardScaler().fit_transform(features.to_numpy(dtype=np.float64))
+    assert result.silhouette == pytest.approx(silhouette_score(X, result.labels.to_numpy(), sample_size=100,
+                                                               random_state=0))
+    monkeypatch.setattr(clustering, "SILHOUETTE_SAMPLE", len(features))
+    whole = kmeans_clusters(features, 4)
+    assert whole.silhouette_sample == 0
+    assert whole.silhouette == pytest.approx(silhouette_score(X, whole.labels.to_numpy()))
+
+
+def test_cluster_report_gathers_the_page_s_tables(small_demo, features):
+    clips = load_corpus(small_demo).clips.loc[features.index]
+    attributes = {a: clips[a] for a in ["emotion", "sex", "speaker", "intensity"]}
+    attributes["none"] = pd.Series(np.nan, index=clips.index)
+    report = cluster_report(features, 3, attributes)
+    assert list(report.agreement.index) == ["emotion", "sex", "speaker", "intensity"]  # "none" has no value
+    assert report.clustering.k == 3 and set(report.tables) == set(report.purity) == set(report.agreement.index)
+    assert report.tables["speaker"].to_numpy().sum() == len(features)
+    assert len(report.purity["emotion"]) == 3
+
+
+def test_table_fingerprint_names_the_values_and_the_clips(features):
+    assert table_fingerprint(features) == table_fingerprint(features.copy())
+    changed = features.copy()
+    changed.iloc[0, 0] += 1e-3
+    assert table_fingerprint(changed) != table_fingerprint(features)
+    assert table_fingerprint(features.iloc[1:]) != table_fingerprint(features)
+    renamed = features.copy()
+    renamed.index = [f"other_{i}" for i in range(len(features))]  # same values, other clips
+    assert table_fingerprint(renamed) != table_fingerprint(features)
+    assert table_fingerprint(features, "mfcc13") != table_fingerprint(features, "egemaps")
+
+
+def test_umap_reports_its_epochs_and_is_cached(features):
+    heard = []
+    assert cached_umap(features, 6) is None
+    coords = umap_embedding(features, n_neighbors=6, progress=lambda done, total, message: heard.append((done, total)))
+    assert heard[0] == (0, clustering.UMAP_EPOCHS)  # before the epochs: the neighbours
+    assert heard[-1] == (clustering.UMAP_EPOCHS, clustering.UMAP_EPOCHS)
+    assert len(heard) > 2 and [d for d, _ in heard] == sorted(d for d, _ in heard)
+    pd.testing.assert_frame_equal(cached_umap(features, 6), coords)

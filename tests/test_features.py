@@ -174,3 +174,52 @@ def test_a_stuck_or_dead_worker_pool_falls_back_to_this_process(crema_folder, mo
     result = features.extract_features(load_corpus(crema_folder), "mfcc13", jobs=2)
     assert len(result.table) == 24 and not result.failed
     assert "computing the" in caplog.text
+
+
+def test_the_hann_window_is_scipy_s_bit_for_bit():
+    import scipy.signal
+
+    from ser.learning.features import _hann
+
+    for n_fft in (400, 512, 2048):
+        expected = scipy.signal.get_window("hann", n_fft, fftbins=True).astype(np.float32)
+        assert np.array_equal(_hann(n_fft), expected)
+
+
+def test_a_worker_computes_mfcc13_with_the_parent_s_tables_without_importing_librosa(crema_folder):
+    """The parent builds the mel basis and hands it to the workers with their chunks: a new worker then
+    never imports librosa or scipy.signal (2 to 3 s each on 2 cores), and gives the same numbers."""
+    import subprocess
+    import sys
+
+    from ser.learning.features import _tables
+
+    corpus = load_corpus(crema_folder)
+    feature_set = get_feature_set("mfcc13")
+    path = corpus.files["path"].iloc[0]
+    tables = _tables(feature_set)
+    script = (
+        "import pickle, sys\n"
+        "from ser.learning.features import _compute_chunk\n"
+        "feature_set, chunk, tables = pickle.loads(sys.stdin.buffer.read())\n"
+        "rows = _compute_chunk(feature_set, chunk, tables)\n"
+        "assert 'librosa' not in sys.modules and 'scipy.signal' not in sys.modules, 'imported'\n"
+        "sys.stdout.buffer.write(pickle.dumps(rows))\n")
+    import pickle
+
+    done = subprocess.run([sys.executable, "-c", script], input=pickle.dumps((feature_set, [("k", path, "c")], tables)),
+                          capture_output=True, cwd=str(config.PROJECT_ROOT), check=False)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    (_, _, values, error), = pickle.loads(done.stdout)
+    assert error is None and np.array_equal(values, compute_file(feature_set, path))
+
+
+def test_file_keys_follow_a_changed_file(crema_folder):
+    corpus = load_corpus(crema_folder)
+    keys = file_keys(corpus.files)
+    keys.iloc[0] = "changed by the caller"
+    assert file_keys(corpus.files).iloc[0] != "changed by the caller"  # a copy each time
+    files = corpus.files.copy()
+    files.loc[files.index[1], "mtime_ns"] += 1
+    changed = file_keys(files)
+    assert (changed != file_keys(corpus.files)).tolist() == [False, True] + [False] * (len(files) - 2)
