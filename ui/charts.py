@@ -50,7 +50,8 @@ def group_chart(table: pd.DataFrame, overall_f1: float, unit: str = "actors") ->
     actors in grey. ``unit``: what the second number of a label counts ("actors", or "clips" for actors)."""
     shown = worst_first(table)
     colours = ["#3b5bdb" if eligible else "#adb5bd" for eligible in shown["eligible"]]
-    labels = [f"{group} ({count} {unit})" for group, count in
+    named = "actor " if unit == "clips" else ""  # grouped by actor: "actor 1038 (82 clips)", not a bare number
+    labels = [f"{named}{group} ({count} {unit})" for group, count in
               zip(shown["group"], shown["support" if unit == "clips" else "actors"])]
     figure = go.Figure(go.Scatter(
         x=shown["macro_f1"], y=labels, mode="markers", marker=dict(size=9, color=colours),
