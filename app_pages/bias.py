@@ -16,7 +16,7 @@ from ser.analysis.bias import (FILTER_COLUMNS, GROUPINGS, cell_clips, filter_fra
 from ser.analysis.uncertainty import MIN_ACTORS
 from ser.errors import NotEnoughData, SerError
 from ser.runs import list_runs
-from ui import bias_views, cached
+from ui import bias_views
 from ui.bias_views import NONE, cell_label, cell_option, metric_cards, pick_cell, pick_group, show_clips
 from ui.charts import worst_first
 from ui.page_state import URL, kept
@@ -220,7 +220,7 @@ def crowd_view() -> None:
 def tree_view() -> None:
     depth = st.slider("Tree depth", 1, 6, 3, key=kept("bias_depth"), bind=URL)
     try:
-        tree, dot = cached.error_tree(run.run_id, f"{part}|{digest}", depth, stamp, frame)
+        tree, dot = bias_views.error_tree(run.run_id, part, stamp, digest, depth, frame)
     except NotEnoughData as exc:
         st.info(f"**{exc.title}**: {exc.detail}")
         return

@@ -58,6 +58,15 @@ def overall(run_id: str, part: str, stamp: int, n_boot: int, digest: str, _frame
     return overall_report(_frame, n_boot=n_boot)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def error_tree(run_id: str, part: str, stamp: int, digest: str, depth: int, _frame: pd.DataFrame):
+    """``ser.analysis.bias.error_tree`` of ``_frame`` (whose clips ``digest`` names) and its Graphviz text."""
+    from ser.analysis.bias import error_tree as build, tree_dot
+
+    tree = build(_frame, depth)
+    return tree, tree_dot(tree)
+
+
 @st.cache_resource(show_spinner=False, max_entries=64)
 def confusion_figure(run_id: str, part: str, stamp: int, digest: str, who: str, normalise: bool,
                      _frame: pd.DataFrame):
