@@ -139,37 +139,15 @@ def pick_group(chart_key: str, picker: str) -> None:
 
 
 def show_clips(clips: pd.DataFrame, key: str, run=None, part: str | None = None, source: str | None = None) -> None:
-    """The clips picked (rows of the analysis frame) in the clip table, with what the model said, its
-    confidence and its probability of every class (and what the crowd said), to be sorted and heard.
+    """The clips picked (rows of the analysis frame) in the clip table: with the run, its prediction,
+    confidence and probability of every class for them, beside the crowd's votes, to be sorted and heard.
     ``source``: the page's selection of these clips, not offered back as a filter of its own table."""
     from ser.analysis.bias import FILTER_COLUMNS
     from ui.clip_table import clip_table
 
-    said = pd.DataFrame({"model said": clips["y_pred"].astype(str),
-                         "model right": clips["correct"].map({True: "yes", False: "no"})}, index=clips.index)
-    if "crowd_voice" in clips:
-        said["crowd said"] = clips["crowd_voice"]
-    if run is not None:
-        said = said.join(probabilities(run, part, clips.index))
-    corpus_columns = [c for c in clips.columns if c not in ("y_pred", "correct", "crowd_voice", "age band",
-                                                              "duration band", "actor train clips")]
-    table = clips[corpus_columns].rename(columns={"y_true": "emotion"})
-    for column in FILTER_COLUMNS:  # the analysis frame says "unknown"; the table's own filters expect gaps
+    derived = ["y_true", "y_pred", "correct", "crowd_voice", "age band", "duration band", "actor train clips"]
+    table = clips.drop(columns=[c for c in derived if c in clips]).assign(emotion=clips["y_true"])
+    for column in FILTER_COLUMNS:  # the analysis frame says "unknown" where the corpus has no value
         if column in table:
-            table[column] = table[column].replace("unknown", None)
-    clip_table(table, key=key, extra=said, exclude_selection=source)
-
-
-def probabilities(run, part: str | None, index: pd.Index) -> pd.DataFrame:
-    """The run's confidence and probability of every class for these clips ("P(ANG)"...); no columns when the
-    run stored none."""
-    from ui.clip_table import predictions_of
-
-    predictions = predictions_of(run)
-    rows = predictions[predictions["part"] == part] if part is not None else predictions
-    probs = rows.set_index("clip_id").filter(like="prob_").reindex(index).astype("float64")
-    if probs.empty or probs.shape[1] == 0:
-        return pd.DataFrame(index=index)
-    out = probs.rename(columns=lambda c: f"P({c.removeprefix('prob_')})")
-    out.insert(0, "model confidence", probs.max(axis=1))  # not "confidence": the table would take it for its own
-    return out
+            table[column] = table[column].where(table[column] != "unknown")
+    clip_table(table, key=key, run=run, part=part, exclude_selection=source)

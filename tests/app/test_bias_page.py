@@ -153,8 +153,8 @@ def test_a_chosen_cell_lists_exactly_its_clips_and_offers_them(monkeypatch, smal
     expected = frame.index[(frame["y_true"] == "ANG") & (frame["y_pred"] == "DIS")]
     assert len(expected) > 0
     assert any(c.value.startswith(f"{len(expected):,} clip(s): Model: true ANG, said DIS") for c in app.caption)
-    listed = next(f.value for f in app.dataframe if "model said" in f.value.columns)  # the clip table
-    assert set(listed.index) == set(expected) and (listed["model said"] == "DIS").all()
+    listed = next(f.value for f in app.dataframe if "prediction" in f.value.columns)  # the clip table
+    assert set(listed.index) == set(expected) and (listed["prediction"] == "DIS").all()
     offered = app.session_state["_selections"]["Bias: true ANG, said DIS"]
     assert set(offered.clip_ids) == set(expected)
 
@@ -233,7 +233,7 @@ def test_a_groups_clips_are_listed_and_offered(monkeypatch, small_demo, made_up)
     assert 0 < len(expected) < len(frame)
     assert any(c.value.startswith(f"The {len(expected):,} clips of sentence {sentence}") for c in app.caption)
     assert set(app.session_state["_selections"][f"Bias: sentence {sentence}"].clip_ids) == set(expected)
-    listed = next(f.value for f in app.dataframe if "model said" in f.value.columns)
+    listed = next(f.value for f in app.dataframe if "prediction" in f.value.columns)
     assert set(listed.index) == set(expected)
 
 
