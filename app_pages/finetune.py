@@ -12,6 +12,7 @@ from ser.params import spec_params
 from ser.jobs.worker import live_workers
 from ui.jobs_panel import job_progress
 from ui.live import ACTIVE, any_active, current_runs, live_fragment
+from ui.page_state import kept
 from ui.run_report import delete_box, pick_run, show_run
 from ui.sidebar import corpus_sidebar
 from ui.spec_form import spec_form
@@ -41,11 +42,13 @@ with st.form("finetune_form", enter_to_submit=False):  # Enter in the hub-id box
     model_field = spec_params(FinetuneSpec)["model"]
     suggested = list(dict.fromkeys([model_field.default, *REPORT_MODELS]))
     columns = st.columns([2, 2])
-    choice = columns[0].selectbox(model_field.label, [*suggested, OTHER], key="ft_model_choice", help=model_field.help)
-    custom = columns[1].text_input("Hub id or folder (when 'another' is chosen)", key="ft_model_custom",
+    choices = [*suggested, OTHER]
+    choice = columns[0].selectbox(model_field.label, choices, key=kept("ft_model_choice", choices),
+                                  help=model_field.help)
+    custom = columns[1].text_input("Hub id or folder (when 'another' is chosen)", key=kept("ft_model_custom"),
                                    placeholder="e.g. /models/wav2vec2-base or superb/wav2vec2-base-superb-er")
     training = spec_form(FinetuneSpec, "ft", columns=4, skip=("model",))
-    search = st.toggle("Learning-rate search", key="ft_search",
+    search = st.toggle("Learning-rate search", key=kept("ft_search"),
                        help="Run the report's Algorithm 1 instead of one training, starting at the learning rate "
                             "above: lr/10, lr, lr*10, then narrow")
     searching = spec_form(LrSearchSpec, "ft", columns=4)
@@ -102,7 +105,11 @@ table = comparison_table([r for r in runs if r.kind == "wav2vec2"])
 if not table.empty:
     st.markdown("Laid out like the report's Table 5 (epochs: trained/asked; early stopping may end a run sooner).")
     st.dataframe(table.round(4), hide_index=True, key="ft_table")
-run = pick_run(runs, "ft_open_run", "ft_open")
+ids = [r.run_id for r in runs]
+if "ft_open_run" not in st.session_state and st.query_params.get("ft_open_run") in ids:
+    st.session_state["ft_open_run"] = st.query_params["ft_open_run"]  # a shared link opens its run
+run = pick_run(runs, kept("ft_open_run", ids), "ft_open")
+st.query_params["ft_open_run"] = run.run_id  # the run shown is part of the view (pick_run has no bind=)
 if run.kind == "lr-search":
     search_chart(run, key="ft_run")
 else:

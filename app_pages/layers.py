@@ -12,11 +12,13 @@ from ser.learning.probe import ProbeSpec, probe_table
 from ser.runs import Run
 from ui.jobs_panel import active_jobs, stopped_job
 from ui.live import announce, current_runs
+from ui.page_state import URL, kept
 from ui.sidebar import corpus_sidebar
 from ui.spec_form import spec_form
 from ui.state import show_error
 
 COLORS = ("#1971c2", "#d9480f")
+NO_SECOND = "none"
 
 corpus = corpus_sidebar()
 st.title("Layer probe: which layer carries the emotion?")
@@ -92,12 +94,22 @@ if not finished:
     st.stop()
 ids = [run.run_id for run in finished]
 by_id = {run.run_id: run for run in finished}
-opened = st.session_state.get("probe_open")
-first = st.selectbox("Probe", ids, index=ids.index(opened) if opened in ids else 0, key="probe_pick",
-                     format_func=lambda run_id: run_label(by_id[run_id]))
-others = [None] + [run_id for run_id in ids if run_id != first]
-second = st.selectbox("Draw a second probe over it (another model)", others, key="probe_compare",
-                      format_func=lambda run_id: "none" if run_id is None else run_label(by_id[run_id]))
+if st.session_state.get("probe_open") in ids:  # a probe just started from the form: show it once it has finished
+    st.session_state["probe_pick"] = st.session_state.pop("probe_open")
+if st.query_params.get("probe_pick") not in (None, *ids) and "probe_pick" not in st.session_state:
+    st.session_state["probe_pick"] = ids[0]  # a shared link naming a probe this machine does not have
+# plain ids, without a format_func: a bound selectbox puts its formatted option in the URL, and an id is what a
+# shared link can name; the model and classifier are said beside each box and in the chart's legend
+pickers = st.columns(2)
+first = pickers[0].selectbox("Probe", ids, index=None, key=kept("probe_pick", ids, fallback=ids[0]),
+                             bind=URL) or ids[0]
+pickers[0].caption(run_label(by_id[first]))
+others = [NO_SECOND] + [run_id for run_id in ids if run_id != first]
+second = pickers[1].selectbox("Draw a second probe over it (another model)", others,
+                              key=kept("probe_compare", others), bind=URL)
+second = None if second == NO_SECOND else second
+if second:
+    pickers[1].caption(run_label(by_id[second]))
 probes = [by_id[first]] + ([by_id[second]] if second else [])
 st.plotly_chart(layer_chart(probes), key="probe_chart")
 for run in probes:

@@ -1,6 +1,7 @@
 """Form widgets made from a job spec's fields (ser.params): the label, help, default, choices (with their
 labels) and a number box's bounds all come from the dataclass, so a page never restates them. A field's
-widget has the key ``<prefix>_<field>``."""
+widget has the key ``<prefix>_<field>``; what the user set is kept when they leave the page and come back
+(ui.page_state.kept), not put in the URL (a form starts a job: it does not define a view)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from ser.params import spec_params
+from ui.page_state import kept
 
 
 def spec_widget(spec_cls, name: str, prefix: str, container: Any = st, options: list | None = None) -> Any:
@@ -18,8 +20,10 @@ def spec_widget(spec_cls, name: str, prefix: str, container: Any = st, options: 
     key = f"{prefix}_{name}"
     if p.choices is not None or options is not None:
         values = list(options if options is not None else p.choices)
+        key = kept(key, values)
         return container.selectbox(p.label, values, index=values.index(p.default), format_func=p.choice_label,
                                    help=p.help, key=key)
+    key = kept(key)
     if p.type is bool:
         return container.toggle(p.label, value=p.default, help=p.help, key=key)
     if p.type in (int, float):

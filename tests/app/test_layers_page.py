@@ -60,3 +60,46 @@ def test_layer_probe_page(monkeypatch, small_demo, tmp_path):
     assert f"`{other.info['best_run']}`" in shown
     # 6 demo actors: the actor split tests on 2, too few for a telling interval, and the page says so
     assert any("speaker(s) in the test part" in w.value for w in app.warning)
+
+
+def made_up_probe(model: str, best: int, day: int):
+    """A finished probe of three layers, ``best`` the best, made on ``day`` of January 2025, without training."""
+    from ser.runs import create_run, update_run
+
+    run = create_run("probe", {"model": model, "classifier": "logreg", "split": "actor"},
+                     {"name": "demo", "synthetic": True}, run_id=f"probe-202501{day:02d}-120000-abcd")
+    layers = [{"layer": layer, "macro_f1": 0.3 + 0.1 * (layer == best), "low": 0.2, "high": 0.5, "uar": 0.3,
+               "accuracy": 0.3, "seconds": 1.0, "best": layer == best, "actors": 6} for layer in range(3)]
+    return update_run(run, status="finished", layers=layers, best_layer=best, best_run=f"baseline-of-{model}",
+                      created=f"2025-01-{day:02d}T12:00:00")
+
+
+def test_the_probes_shown_are_kept_and_a_shared_url_opens_them(monkeypatch, small_demo):
+    from streamlit.testing.v1 import AppTest
+
+    from apptest import ROOT
+
+    older, newer = made_up_probe("model-a", 1, day=1), made_up_probe("model-b", 2, day=2)
+    app = open_page(monkeypatch, "app_pages/layers.py", small_demo)
+    assert app.selectbox(key="probe_pick").value == newer.run_id and app.selectbox(key="probe_compare").value == "none"
+    app.selectbox(key="probe_pick").set_value(older.run_id).run()
+    app.selectbox(key="probe_compare").set_value(newer.run_id).run()
+    app.switch_page("app_pages/overview.py").run()
+    app.switch_page("app_pages/layers.py").run()
+    assert not app.exception, app.exception
+    assert app.query_params["probe_pick"] == older.run_id
+    assert app.selectbox(key="probe_pick").value == older.run_id
+    assert app.selectbox(key="probe_compare").value == newer.run_id
+    assert [t["x"] for t in chart_traces(app) if t.get("marker", {}).get("symbol") == "star"] == [[1], [2]]
+
+    monkeypatch.setenv("SER_DATA", str(small_demo))
+    shared = AppTest.from_file(str(ROOT / "app_pages" / "layers.py"), default_timeout=180)
+    shared.query_params["probe_pick"] = older.run_id
+    shared.run()
+    assert not shared.exception, shared.exception
+    assert shared.selectbox(key="probe_pick").value == older.run_id
+    stale = AppTest.from_file(str(ROOT / "app_pages" / "layers.py"), default_timeout=180)
+    stale.query_params["probe_pick"] = "probe-20200101-000000-dead"
+    stale.run()
+    assert not stale.exception, stale.exception
+    assert stale.selectbox(key="probe_pick").value == newer.run_id
