@@ -14,6 +14,7 @@ import streamlit as st
 from ser.analysis.bias import (FILTER_COLUMNS, GROUPINGS, cell_clips, filter_frame, frame_digest,
                                gap_verdict, group_clips)
 from ser.analysis.uncertainty import MIN_ACTORS
+from ser.data.corpus import corpus_signature
 from ser.errors import NotEnoughData, SerError
 from ser.runs import list_runs
 from ui import bias_views
@@ -64,7 +65,7 @@ if run.info.get("corpus", {}).get("synthetic"):
     st.warning("This run was trained on the synthetic demo corpus: group differences here are properties of the "
                "generator, not of people.", icon=":material/science:")
 try:
-    whole = bias_views.analysis(run.run_id, part, stamp)
+    whole = bias_views.analysis(run.run_id, part, stamp, corpus_signature(run.info["corpus"]["source"]))
 except SerError as exc:
     show_error(exc)
     st.stop()

@@ -28,16 +28,15 @@ def corpus_clips(source: str | None, signature: str) -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner="Joining the run's predictions with its clips…", max_entries=8)
-def analysis(run_id: str, part: str, stamp: int) -> pd.DataFrame:
-    """``ser.analysis.bias.analysis_frame`` of a run's part, built once per predictions stamp and shared (not
-    copied on every rerun as ``st.cache_data`` would): the page only reads and slices it."""
+def analysis(run_id: str, part: str, stamp: int, signature: str) -> pd.DataFrame:
+    """``ser.analysis.bias.analysis_frame`` of a run's part, built once per predictions stamp and corpus
+    signature (``corpus_signature`` of the run's corpus) and shared (not copied on every rerun as
+    ``st.cache_data`` would): the page only reads and slices it."""
     from ser.analysis.bias import analysis_frame
-    from ser.data.corpus import corpus_signature
     from ser.runs import load_run
 
     run = load_run(run_id)
-    source = run.info["corpus"]["source"]
-    return analysis_frame(run, corpus_clips(source, corpus_signature(source)), part)
+    return analysis_frame(run, corpus_clips(run.info["corpus"]["source"], signature), part)
 
 
 @st.cache_data(show_spinner="Resampling actors for the intervals and shuffling for the gap test…", max_entries=128)
