@@ -40,6 +40,8 @@ def test_bias_page_for_a_baseline_run(monkeypatch, small_demo):
     open_tab(app, "Confusion by demographics")
     app.multiselect(key="bias_filter_sex").set_value(["Female"]).run()
     assert any(c.value.endswith("Click a cell to list and hear its clips.") for c in app.caption)
+    open_tab(app, "Crowd vs model")  # its grouping is the By-group tab's (one widget key, one tab drawn at a time)
+    assert app.selectbox(key="bias_by").value == "actor" and app.get("plotly_chart")
     open_tab(app, "Why errors happen")
     app.slider(key="bias_depth").set_value(2).run()
     assert not app.exception
