@@ -9,19 +9,24 @@ import streamlit as st
 from ser.analysis import clustering
 
 
-@st.cache_data(show_spinner="Clustering…", max_entries=16)
-def kmeans(features: pd.DataFrame, k: int, seed: int = 0) -> clustering.Clustering:
-    return clustering.kmeans_clusters(features, k, seed)
+# The Clusters page's caches take a short key for the feature table (clustering.table_fingerprint) and the
+# table itself unhashed (_features): hashing a 7,462-row DataFrame at every call cost more than the rest.
+
+@st.cache_data(show_spinner="Clustering…", max_entries=32)
+def cluster_report(table: str, k: int, attributes_key: str, _features: pd.DataFrame,
+                   _attributes: dict[str, pd.Series]) -> clustering.ClusterReport:
+    return clustering.cluster_report(_features, k, _attributes)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def pca(features: pd.DataFrame):
-    return clustering.pca_embedding(features)
+def pca(table: str, _features: pd.DataFrame):
+    return clustering.pca_embedding(_features)
 
 
-@st.cache_data(show_spinner="Computing the UMAP view (the first time takes about half a minute)…", max_entries=8)
-def umap(features: pd.DataFrame, n_neighbors: int, min_dist: float) -> pd.DataFrame:
-    return clustering.umap_embedding(features, n_neighbors=n_neighbors, min_dist=min_dist)
+@st.cache_data(show_spinner=False, max_entries=8)
+def umap(table: str, n_neighbors: int, min_dist: float, _features: pd.DataFrame) -> pd.DataFrame:
+    """The UMAP view from the disk cache, or computed (the page computes it with its progress first)."""
+    return clustering.umap_embedding(_features, n_neighbors=n_neighbors, min_dist=min_dist)
 
 
 @st.cache_data(show_spinner="Joining the run's predictions with its clips…", max_entries=8)
