@@ -247,6 +247,6 @@ def test_an_evaluation_run_opens_on_the_baselines_and_bias_pages(source, renamed
     assert f"CAL {run.info['unscored']['CAL']}" in caption and f"{run.info['clips']} clips" in caption
     assert {m.label: m.value for m in app.metric}["Test clips"] == f"{run.info['clips']:,}"
     app.switch_page("app_pages/bias.py").run()
-    app.selectbox(key="bias_run").set_value(run.run_id).run()
+    app.selectbox(key="run").set_value(run.run_id).run()
     assert not app.exception, app.exception
     assert {m.label: m.value for m in app.metric}["Clips"] == f"{run.info['clips']:,}"  # the other corpus' clips

@@ -19,35 +19,42 @@ import streamlit as st
 
 URL = "query-params"  # the bind= value for the settings that define a view
 STORE = "_kept_settings"
+FALLBACKS = "_shown_fallbacks"  # key -> the fallback a page shows in place of a kept value it cannot
+_NONE = object()
 
 
 def kept(key: str, choices: Sequence | None = None, fallback: Any = None) -> str:
     """The widget key to draw with, after restoring what the widget showed when its page was left.
 
-    ``choices`` (the widget's options): a kept value that is no longer one of them (a deleted run, a
-    feature set of another corpus) is dropped, and so are the members of a kept list that are not.
+    ``choices`` (the widget's options): a kept value that is not one of them (a deleted run, a feature set
+    of another corpus) is not shown, and neither are the members of a kept list that are not.
     ``fallback``: the value to show when nothing was chosen yet and the URL does not say (e.g. the newest
-    run, which then always stands in the URL: it is not the widget's default)."""
+    run, which then always stands in the URL: it is not the widget's default), or when the kept value is
+    not among ``choices``. A fallback is shown, never kept: a run chosen on Bias that Try a clip cannot
+    offer is still Bias' run when the user comes back there."""
     state = st.session_state
     store = state.setdefault(STORE, {})
-    if key in state:
-        value = state[key]
+    shown_fallback = state.setdefault(FALLBACKS, {})
+    if key in state and shown_fallback.get(key, _NONE) != state[key]:
+        value, chosen = state[key], True  # the user's choice, or the URL's
     elif key in store:
-        value = store[key]
-    elif fallback is not None and key not in st.query_params:
-        value = fallback
+        value, chosen = store[key], True
+    elif fallback is not None and (key in state or key not in st.query_params):
+        value, chosen = fallback, False
     else:
         return key  # first draw in this session: the widget's default, or what the URL says
     value = _valid(value, choices)
-    if value is None and fallback is not None:
-        value = fallback
     if value is None:
-        store.pop(key, None)
-        state.pop(key, None)
-        return key
-    store[key] = value
-    if key not in state or state[key] != value:
-        state[key] = value
+        if fallback is None:
+            state.pop(key, None)
+            return key
+        value, chosen = fallback, False
+    if chosen:
+        store[key] = value
+        shown_fallback.pop(key, None)
+    else:
+        shown_fallback[key] = value
+    state[key] = value  # always: a value left by another page's widget of the same key would not be shown
     return key
 
 

@@ -1,7 +1,6 @@
 """Settings that survive a page switch and live in the URL (ui.page_state), and selections carried
 between pages (ui.selection), on a two-page app of their own."""
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,11 @@ st.write(f"shown={','.join(shown)}")
 PAGE_B = """
 import pandas as pd
 import streamlit as st
+from ui.page_state import URL, kept
 from ui.selection import selection_filter
+few = ["x", "y"]
+r = st.selectbox("run", few, index=None, key=kept("a_run", few, fallback="y"), bind=URL)
+st.write(f"page b run={r}")
 shown, chosen = selection_filter("b_only", pd.Index(["c0", "c1", "c2", "c3"]))
 st.write(f"page b shown={','.join(shown)} chosen={chosen.label if chosen else None}")
 """
@@ -93,5 +96,16 @@ def test_a_selection_made_on_one_page_filters_another(app_dir):
     assert "chosen=selection from A, 2 clips" in said(app)  # the filter itself is kept
 
 
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__]))
+
+
+def test_a_shared_key_another_page_cannot_show_falls_back_there_and_is_kept(app_dir):
+    app = AppTest.from_file(str(app_dir / "app.py"))
+    app.run()
+    app.selectbox(key="a_run").select("z").run()
+    app.switch_page(str(app_dir / "b.py")).run()
+    assert "page b run=y" in said(app)  # z is not offered here: the fallback is shown
+    app.switch_page(str(app_dir / "a.py")).run()
+    assert "r=z" in said(app)  # ...and page A still has the user's z
+    app.selectbox(key="a_run").select("x").run()
+    app.switch_page(str(app_dir / "b.py")).run()
+    assert "page b run=x" in said(app)  # a value page B can show is shared
