@@ -22,17 +22,7 @@ def two_runs(small_demo):
     return older, newer
 
 
-def test_try_clip_page_lists_runs(monkeypatch, small_demo):
-    app = open_page(monkeypatch, "app_pages/try_clip.py", small_demo)
-    assert any("No finished run yet" in i.value for i in app.info)
-    run = run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), load_corpus(small_demo))
-    app.run()
-    assert not app.exception
-    assert app.selectbox(key="run").value == run.run_id
-
-
 def test_the_model_is_loaded_when_the_run_is_picked_and_an_upload_is_classified(monkeypatch, small_demo):
-    run = run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), load_corpus(small_demo))
     loaded, load = [], Predictor.__init__
 
     def counted(self, chosen):
@@ -41,6 +31,11 @@ def test_the_model_is_loaded_when_the_run_is_picked_and_an_upload_is_classified(
 
     monkeypatch.setattr(Predictor, "__init__", counted)
     app = open_page(monkeypatch, "app_pages/try_clip.py", small_demo)
+    assert any("No finished run yet" in i.value for i in app.info)
+    run = run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), load_corpus(small_demo))
+    app.run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="run").value == run.run_id
     assert loaded == [run.run_id]  # with the page, before any file
     clip = next((small_demo / "AudioWAV").glob("*_ANG_*.wav"))
     app.file_uploader(key="try_upload").set_value((clip.name, clip.read_bytes(), "audio/wav")).run()
@@ -52,7 +47,7 @@ def test_the_model_is_loaded_when_the_run_is_picked_and_an_upload_is_classified(
     assert loaded == [run.run_id]  # not loaded again for the upload
 
 
-def test_try_a_clip_shows_the_run_chosen_on_bias_and_keeps_it(monkeypatch, small_demo, two_runs):
+def test_the_run_chosen_on_bias_is_tried_kept_and_named_in_the_url(monkeypatch, small_demo, two_runs):
     older, newer = two_runs
     app = open_page(monkeypatch, "app_pages/bias.py", small_demo)
     app.selectbox(key="run").set_value(older.run_id).run()
@@ -65,14 +60,9 @@ def test_try_a_clip_shows_the_run_chosen_on_bias_and_keeps_it(monkeypatch, small
     assert app.selectbox(key="run").value == newer.run_id
     assert app.query_params["run"] == newer.run_id  # in the URL: a shared link names the run
 
-
-def test_a_shared_url_opens_its_run_and_a_stale_one_the_newest(monkeypatch, small_demo, two_runs):
-    older, newer = two_runs
-    monkeypatch.setenv("SER_DATA", str(small_demo))
-    monkeypatch.chdir(ROOT)
     for named, shown in ((older.run_id, older.run_id), ("baseline-20200101-000000-dead", newer.run_id)):
-        app = AppTest.from_file(str(ROOT / "app_pages" / "try_clip.py"), default_timeout=180)
-        app.query_params["run"] = named
-        app.run()
-        assert not app.exception, app.exception
-        assert app.selectbox(key="run").value == shown
+        shared = AppTest.from_file(str(ROOT / "app_pages" / "try_clip.py"), default_timeout=180)
+        shared.query_params["run"] = named
+        shared.run()
+        assert not shared.exception, shared.exception
+        assert shared.selectbox(key="run").value == shown
