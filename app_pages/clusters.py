@@ -10,7 +10,7 @@ from ser.errors import SerError
 from ui import cached
 from ui.clip_list import clip_line
 from ui.clip_table import clip_table
-from ui.cluster_scatter import heatmap, scatter_figure, selected_clips, umap_with_progress
+from ui.cluster_scatter import cached_scatter, heatmap, selected_clips, umap_with_progress
 from ui.features_panel import describe_result, feature_set_picker, features_with_progress
 from ui.page_state import URL, kept
 from ui.selection import offer, selection_filter, selections
@@ -72,6 +72,7 @@ columns[1].markdown(f"  \n{silhouette_reading(clusters.silhouette)}{sampled}")
 # ------------------------------------------------------------------ the 2-D views
 view = st.segmented_control("View", VIEWS, default="PCA", required=True, key=kept("clusters_view", VIEWS),
                             bind=URL) or "PCA"
+n_neighbors = None
 if view == "PCA":
     coords, variance = cached.pca(table, _features=features)
     axis_note = f"PC1 explains {variance[0]:.0%} of the variance, PC2 {variance[1]:.0%}."
@@ -85,8 +86,10 @@ points["cluster"] = clusters.labels.astype(str)
 _, elsewhere = selection_filter("clusters_highlight", features.index, exclude=SOURCE)
 if elsewhere is not None:
     st.caption(f"The {elsewhere.label} is drawn in colour on top; the other clips are grey.")
-figure = scatter_figure(points, colour, view, order=[str(i) for i in range(k)] if colour == "cluster" else None,
-                        highlight=None if elsewhere is None else pd.Index(elsewhere.clip_ids))
+highlight = None if elsewhere is None else (elsewhere.source, hash(elsewhere.clip_ids))
+figure = cached_scatter((table, attributes_key, k, view, n_neighbors, highlight), points, colour, view,
+                        tuple(str(i) for i in range(k)) if colour == "cluster" else None,
+                        None if elsewhere is None else pd.Index(elsewhere.clip_ids))
 st.caption(f"{axis_note} **Click a point to hear it**; to list many clips, pick *Box select* or *Lasso select* "
            "in the chart's toolbar and draw around them (double-click to clear).")
 event = st.plotly_chart(figure, on_select="rerun", selection_mode=("points", "box", "lasso"), key="cluster_scatter")

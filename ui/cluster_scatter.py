@@ -65,6 +65,15 @@ def scatter_figure(points: pd.DataFrame, colour: str, axis: str, order: list[str
     return figure
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def cached_scatter(view_key: tuple, _points: pd.DataFrame, colour: str, axis: str, order: tuple | None,
+                   _highlight: pd.Index | None) -> go.Figure:
+    """``scatter_figure`` once per view: ``view_key`` names everything the points and the highlight depend
+    on (table, k, view and its parameters, the highlighted selection). The figure is shared, never changed
+    (st.plotly_chart serialises a copy); building it was a third of a warm rerun."""
+    return scatter_figure(_points, colour, axis, list(order) if order else None, _highlight)
+
+
 def selected_clips(event, points: pd.DataFrame) -> list[str]:
     """The clip ids a plotly selection event names (its points' customdata rows in ``points``), in order."""
     rows = []
