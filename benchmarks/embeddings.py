@@ -2,9 +2,10 @@
 (``ser.learning.encoder``: clips sorted by duration, batched to a budget of padded audio, every hidden state
 mean-pooled over the frames holding audio; on the CPU one batch per core at once) against a plain per-clip
 loop (feature extractor + model forward with ``output_hidden_states``, one clip at a time, the same mean over
-frames), in the same process, on the
-same random clips of CREMA-D length (normal 2.5 s +/- 0.5 s within 1.3-5.0 s), under the same dtype policy
-(fp32 on the CPU; bf16 autocast on a GPU, fp16 where bf16 is not supported).
+frames), in the same process, on the same random clips of CREMA-D length (normal 2.5 s +/- 0.5 s within
+1.3-5.0 s). The loop is the plain one: fp32 on the CPU; bf16 autocast on a GPU (fp16 where bf16 is not
+supported). The batched path runs in each precision of ``--precision`` (auto: the workbench's default, the
+loop's policy; bfloat16: bf16 autocast on the CPU too, on a CPU with avx512_bf16 or AMX).
 
 The model is a randomly initialised wav2vec2 from ``Wav2Vec2Config`` (base: its defaults, 95M parameters;
 large: hidden 1024, 24 layers, 16 heads, 4096 intermediate, layer-normalised convolutions, stable layer norm),
@@ -14,9 +15,13 @@ real checkpoint would be.
     .venv/bin/python benchmarks/embeddings.py                      # CPU (or the GPU when there is one), base
     .venv/bin/python benchmarks/embeddings.py --device cuda --size base large
     .venv/bin/python benchmarks/embeddings.py --smoke              # CPU, tiny config, a few clips, seconds
+    .venv/bin/python benchmarks/embeddings.py --precision float32 bfloat16 --clips 16   # CPU: fp32 and bf16 rows
 
-Both paths are timed in alternating rounds (``--rounds``) after one untimed warm-up each; the median round
-counts. Peak memory: the process' resident set sampled every 5 ms during each path's rounds (CPU; both
+The paths are timed in rotating rounds (``--rounds``) after one untimed warm-up each; clips/s is each path's
+median round, ``speedup`` the median of the rounds' loop/batched ratios (pairs taken in the same round, so a
+change of load moves both), and ``cpu_s_per_clip`` the process' CPU seconds (all threads) per clip, which other
+processes move far less than the wall clock (though a thread spinning while it waits for a descheduled
+partner counts too). Peak memory: the process' resident set sampled every 5 ms during each path's rounds (CPU; both
 models are loaded, so ``rss_at_start_mib`` gives the level a round started from), or
 ``torch.cuda.max_memory_allocated`` (GPU). The pooled vectors of both paths are compared (cosine): a
 group-normalised model (base) normalises its first convolution over the padded length, so its batched
@@ -27,10 +32,14 @@ Results go to benchmarks/results/embeddings.json (smoke: embeddings-smoke.json),
 after (other processes on the machine change the CPU figures a lot).
 
 Target: the batched path at least 2x the loop on 2 CPU cores. On the CPU, fp32 extraction is compute-bound
-(matrix products and convolutions are ~90% of a forward, ~0.47 CPU-s per 2.5 s clip on one Zen 4 core), so
-batching saves little and padding costs; the workbench runs one batch per core (one torch thread each) instead
-of splitting every op over both cores. On an idle machine that gives ~1.2x; on a machine busy with other work,
-where split ops wait for each other, 3x and more. The GPU is where batching pays.
+(matrix products and convolutions are ~90% of a forward, ~0.5 CPU-s per 2.5 s clip on one Zen 4 core, near
+the core's fp32 peak), so batching saves little and padding costs; the workbench runs one batch per core (one
+torch thread each) instead of splitting every op over both cores. In fp32 that gives ~1.2x on an idle machine;
+on a machine busy with other work, where split ops wait for each other, 2-4x. 2x on an idle machine is reached
+only with bf16 (``--precision bfloat16``): a forward then takes about half the CPU time (0.26 against 0.53
+CPU-s per clip on one core), with pooled vectors at cosine >= 0.9999 to fp32 for a random base model
+(benchmarks/embeddings_agreement.py measures a probe's predictions too). fp32 stays the CPU's default.
+The GPU is where batching pays.
 Imports only numpy, torch, transformers and the workbench's encoder module (no librosa, soundfile, soxr).
 """
 
@@ -174,6 +183,7 @@ def measure(size: str, device: str, clips: list[np.ndarray], rounds: int, batch_
         load_before = os.getloadavg()[0]
         paths = {**{f"batched-{p}": encoders[p].embed for p in precisions}, "loop": loop.embed}
         times = {name: [] for name in paths}
+        cpu = {name: [] for name in paths}  # process CPU seconds (every thread): less moved by other processes
         peaks = {name: 0.0 for name in paths}
         starts = {name: [] for name in paths}
         vectors = {}
@@ -181,11 +191,12 @@ def measure(size: str, device: str, clips: list[np.ndarray], rounds: int, batch_
         for r in range(rounds):
             for name in names[r % len(names):] + names[:r % len(names)]:
                 with PeakMemory(cuda) as memory:
-                    started = time.perf_counter()
+                    started, cpu_started = time.perf_counter(), time.process_time()
                     vectors[name] = paths[name](clips)
                     if cuda:
                         torch.cuda.synchronize()
                     times[name].append(time.perf_counter() - started)
+                    cpu[name].append(time.process_time() - cpu_started)
                 peaks[name] = max(peaks[name], memory.peak_mib)
                 starts[name].append(memory.start_mib)
         load_after = os.getloadavg()[0]
@@ -206,11 +217,14 @@ def measure(size: str, device: str, clips: list[np.ndarray], rounds: int, batch_
             for path, key in ((name, "batched"), ("loop", "loop")):
                 median = statistics.median(times[path])
                 row[key] = {"clips_per_s": round(len(clips) / median, 2),
-                            "seconds": [round(t, 2) for t in times[path]], "peak_mib": round(peaks[path], 1),
+                            "seconds": [round(t, 2) for t in times[path]],
+                            "cpu_s_per_clip": round(statistics.median(cpu[path]) / len(clips), 3),
+                            "peak_mib": round(peaks[path], 1),
                             "rss_at_start_mib": round(min(starts[path]), 1)}
             ratios = [loop_s / batched_s for loop_s, batched_s in zip(times["loop"], times[name])]
             row["speedup"] = round(statistics.median(ratios), 2)
             row["speedup_per_round"] = [round(r, 2) for r in ratios]
+            row["cpu_time_ratio"] = round(row["loop"]["cpu_s_per_clip"] / row["batched"]["cpu_s_per_clip"], 2)
             row["cosine_batched_vs_loop"] = {"min": round(float(cosine.min()), 5),
                                              "mean": round(float(cosine.mean()), 5),
                                              "min_per_layer": [round(float(v), 5) for v in cosine.min(0)]}
@@ -272,7 +286,8 @@ def main() -> None:
                 print(f"{key}: batched {row['batched']['clips_per_s']} clips/s "
                       f"(peak {row['batched']['peak_mib']} MiB), loop {row['loop']['clips_per_s']} clips/s "
                       f"(peak {row['loop']['peak_mib']} MiB), speedup {row['speedup']}x "
-                      f"{row['speedup_per_round']}, cosine min {row['cosine_batched_vs_loop']['min']}", flush=True)
+                      f"{row['speedup_per_round']}, CPU-s per clip {row['batched']['cpu_s_per_clip']} vs "
+                      f"{row['loop']['cpu_s_per_clip']}, cosine min {row['cosine_batched_vs_loop']['min']}", flush=True)
     results["description"] = __doc__.strip().splitlines()[0]
     results["transformers"] = __import__("transformers").__version__
     results["torch"] = torch.__version__

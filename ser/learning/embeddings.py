@@ -551,8 +551,8 @@ class EmbeddingSpec:
                         label="Layers")
     revision: str | None = param(None, "the hub revision (branch, tag or commit; default main)", page=False)
     device: str = param("auto", "where the model runs: auto (the GPU when there is one), cuda or cpu", page=False)
-    batch_seconds: float | None = param(None, "padded audio per batch (default: 3 s on the CPU in float32, 24 s in "
-                                        "bf16, 400 s on a GPU)", page=False)
+    batch_seconds: float | None = param(None, "padded audio per batch (default: 3 s on the CPU, 400 s on a GPU)",
+                                        page=False)
     precision: str = param("auto", "auto: bf16 autocast on a GPU, float32 on the CPU; bfloat16: bf16 autocast on "
                            "the CPU too (a CPU with avx512_bf16 or AMX; faster, vectors slightly different: see "
                            "benchmarks/results/embeddings.json); float32", choices=PRECISIONS, page=False)
