@@ -1,6 +1,7 @@
 """How far bf16 embeddings on the CPU agree with float32: the same clips through the workbench's extraction
 (ser.learning.embeddings.extract_embeddings) in float32 and with bf16 autocast, then per hidden state
-- the cosine of each clip's pooled vectors (bf16 against float32);
+- the cosine of each clip's pooled vectors (bf16 against float32), raw and centred on the clips' float32 mean
+  (a random model's vectors share a large common part, which makes the raw cosine look better than it is);
 - a logistic-regression probe (standard scaler + logistic regression, sklearn's defaults, max_iter 2000) on an
   actor-disjoint split: the share of test clips whose predicted label is the same when the probe is trained and
   applied on bf16 vectors as on float32 vectors, and when the float32 probe is applied to bf16 vectors.
@@ -74,12 +75,17 @@ def main() -> None:
                 vectors[precision] = rows[columns(result.dim)].to_numpy(dtype=np.float64)
             a, b = vectors["float32"], vectors["bfloat16"]
             cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+            mean = a.mean(0)  # centred on float32's mean: what a scaler-fed probe sees of the clips' differences
+            centred = ((a - mean) * (b - mean)).sum(1) / np.linalg.norm(a - mean, axis=1) / np.linalg.norm(b - mean,
+                                                                                                          axis=1)
             probes = {p: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(v[~is_test],
                                                                                                labels[~is_test])
                       for p, v in vectors.items()}
             fp32 = probes["float32"].predict(a[is_test])
             layers.append({"layer": layer, "cosine_min": round(float(cosine.min()), 5),
                            "cosine_mean": round(float(cosine.mean()), 5),
+                           "centred_cosine_min": round(float(centred.min()), 5),
+                           "centred_cosine_mean": round(float(centred.mean()), 5),
                            "same_prediction_bf16_probe": round(float((probes["bfloat16"].predict(b[is_test]) == fp32)
                                                                      .mean()), 4),
                            "same_prediction_fp32_probe_on_bf16": round(float((probes["float32"].predict(b[is_test])
