@@ -7,6 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ui.state import clips_of
+
 NONE = "(none)"
 
 
@@ -18,15 +20,6 @@ def run_parts(run_id: str, stamp: int) -> list[str]:
     return load_run(run_id).parts()
 
 
-@st.cache_resource(show_spinner="Reading the run's corpus…", max_entries=2)
-def corpus_clips(source: str | None, signature: str) -> pd.DataFrame:
-    """A corpus' clips table, read once per signature (reading 7,000 clips' metadata takes seconds) and shared
-    between runs and parts: not copied, so never modified."""
-    from ser.data.corpus import load_corpus
-
-    return load_corpus(source).clips
-
-
 @st.cache_resource(show_spinner="Joining the run's predictions with its clips…", max_entries=8)
 def analysis(run_id: str, part: str, stamp: int, signature: str) -> pd.DataFrame:
     """``ser.analysis.bias.analysis_frame`` of a run's part, built once per predictions stamp and corpus
@@ -36,7 +29,7 @@ def analysis(run_id: str, part: str, stamp: int, signature: str) -> pd.DataFrame
     from ser.runs import load_run
 
     run = load_run(run_id)
-    return analysis_frame(run, corpus_clips(run.info["corpus"]["source"], signature), part)
+    return analysis_frame(run, clips_of(run.info["corpus"]["source"]), part)
 
 
 @st.cache_data(show_spinner="Resampling actors for the intervals and shuffling for the gap test…", max_entries=128)

@@ -7,7 +7,6 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ser.data.corpus import corpus_signature, load_corpus
 from ser.errors import SerError
 from ser.metrics import confusion_frame, report_frame
 from ser.runs import Run, delete_run, parts_of
@@ -16,7 +15,7 @@ from ui.jobs_panel import stopped_job
 from ui.clip_table import clip_table, predictions_of
 from ui.live import STOPPED
 from ui.page_state import URL, kept
-from ui.state import show_error
+from ui.state import clips_of, show_error
 
 
 def show_run(run: Run, key: str) -> None:
@@ -78,18 +77,12 @@ def corpus_clips(run: Run) -> pd.DataFrame:
     the run's clip ids alone, without metadata or audio."""
     source = run.info.get("corpus", {}).get("source")
     try:
-        return _clips_of(source, corpus_signature(source))
+        return clips_of(source)
     except SerError as exc:
         st.caption(f"The run's corpus cannot be read ({exc.title}: {exc.detail}), so its clips show no metadata "
                    "and cannot be played.")
         ids = pd.Index(predictions_of(run)["clip_id"], name="clip_id")
         return pd.DataFrame({"path": pd.Series(None, index=ids, dtype=object)})
-
-
-@st.cache_resource(show_spinner="Reading the run's corpus…", max_entries=2)
-def _clips_of(source: str | None, signature: str) -> pd.DataFrame:
-    """Shared, not copied: the clip table only reads it."""
-    return load_corpus(source).clips
 
 
 def _cross_validation(info: dict, key: str) -> None:

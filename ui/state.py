@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from ser import config
@@ -18,9 +19,17 @@ def current_source() -> str | None:
     return text or config.data_source()
 
 
-@st.cache_data(show_spinner="Reading the corpus…", max_entries=4)
-def _load(source: str | None, signature: str) -> Corpus:
+@st.cache_resource(show_spinner="Reading the corpus…", max_entries=4)
+def load(source: str | None, signature: str) -> Corpus:
+    """The corpus at ``source``, read once per signature (its files' stats) and shared between reruns,
+    pages and sessions, not copied: ``st.cache_data`` unpickled a copy of 7,000 clips' table at every rerun
+    (25-120 ms). Nothing may modify it; with pandas' copy-on-write, derived tables never do."""
     return load_corpus(source)
+
+
+def clips_of(source: str | None) -> pd.DataFrame:
+    """The clips table of the corpus at ``source`` (e.g. a run's), through the same cache."""
+    return load(source, corpus_signature(source)).clips
 
 
 def ensure_demo_corpus() -> None:
@@ -40,14 +49,14 @@ def current_corpus() -> Corpus | None:
     try:
         if source is None:
             ensure_demo_corpus()
-        return _load(source, corpus_signature(source))
+        return load(source, corpus_signature(source))
     except SerError as exc:
         show_error(exc)
         return None
 
 
 def reload_corpus() -> None:
-    _load.clear()
+    load.clear()
 
 
 def show_error(exc: SerError) -> None:
