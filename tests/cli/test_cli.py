@@ -158,3 +158,18 @@ def test_ssl_features_errors_say_what_to_do(crema_folder, tiny_encoder, extra, m
     done = ser("features", "--data", crema_folder, "--set", "ssl",
                *[a.replace("{model}", str(tiny_encoder)) for a in extra], check=False)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ssl_features_precision_is_passed_on(crema_folder, tiny_encoder):
+    from ser.learning.encoder import cpu_has_bf16
+
+    done = ser("features", "--data", crema_folder, "--set", "ssl", "--model", tiny_encoder, "--layers", "1",
+               "--precision", "bfloat16", "--json", check=False)
+    if cpu_has_bf16():
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["precision"].startswith("bfloat16")
+    else:
+        assert done.returncode == 2 and "bf16" in done.stderr and "Traceback" not in done.stderr
+    wrong = ser("features", "--data", crema_folder, "--set", "ssl", "--model", tiny_encoder, "--precision", "int4",
+                check=False)
+    assert wrong.returncode == 2 and "invalid choice: 'int4'" in wrong.stderr
