@@ -194,7 +194,7 @@ def cmd_demo(args) -> int:
 
     started = time.perf_counter()
     folder = generate_demo_corpus(args.out, actors=args.actors, seed=args.seed,
-                                  progress=_print_progress, precision=args.precision)
+                                  progress=_print_progress)
     clips = len(list((folder / cremad.AUDIO_DIR).glob("*.wav")))
     payload = {"out": str(folder), "actors": args.actors, "seed": args.seed, "clips": clips,
                "seconds": round(time.perf_counter() - started, 2), "synthetic": True}
