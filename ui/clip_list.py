@@ -7,6 +7,7 @@ import pandas as pd
 
 from ser.data.corpus import age_band
 
+
 def clip_line(clip_id: str, row: pd.Series, extra: pd.Series | None = None) -> str:
     band = age_band(pd.Series([row.get("age")])).iloc[0]
     parts = [f"**{clip_id}** · {row['emotion']}"]
