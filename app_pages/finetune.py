@@ -106,10 +106,7 @@ if not table.empty:
     st.markdown("Laid out like the report's Table 5 (epochs: trained/asked; early stopping may end a run sooner).")
     st.dataframe(table.round(4), hide_index=True, key="ft_table")
 ids = [r.run_id for r in runs]
-if "ft_open_run" not in st.session_state and st.query_params.get("ft_open_run") in ids:
-    st.session_state["ft_open_run"] = st.query_params["ft_open_run"]  # a shared link opens its run
-run = pick_run(runs, kept("ft_open_run", ids), "ft_open")
-st.query_params["ft_open_run"] = run.run_id  # the run shown is part of the view (pick_run has no bind=)
+run = pick_run(runs, "ft_open_run", "ft_open")  # kept, and in the URL
 if run.kind == "lr-search":
     search_chart(run, key="ft_run")
 else:

@@ -133,13 +133,19 @@ def delete_box(run: Run, checkbox_key: str, button_key: str, opened_key: str) ->
 
 def pick_run(runs: list[Run], key: str, opened_key: str) -> Run:
     """A selectbox over runs (each labelled with its status), switched once to the one just started
-    (``opened_key`` in the session) if any."""
+    (``opened_key`` in the session) if any. The run shown is kept when the user leaves the page and
+    stands in the URL as ``key=RUN_ID``: written here rather than by ``bind=``, which would put the
+    label (status, score) in the URL instead of the id."""
     labels = {run.run_id: run.label() for run in runs}
     shown_key = f"{key}_shown_label"
+    kept(key, list(labels))
+    if key not in st.session_state and st.query_params.get(key) in labels:
+        st.session_state[key] = st.query_params[key]  # a shared link opens its run
     if st.session_state.get(opened_key) in labels:
         st.session_state[key] = st.session_state.pop(opened_key)
     elif st.session_state.get(key) in labels and st.session_state.get(shown_key) != labels[st.session_state[key]]:
         st.session_state[key] = st.session_state[key]  # set again, so the browser shows the new label (its status)
     chosen = st.selectbox("Open a run", list(labels), key=key, format_func=labels.__getitem__)
     st.session_state[shown_key] = labels[chosen]
+    st.query_params[key] = chosen
     return next(r for r in runs if r.run_id == chosen)

@@ -49,6 +49,12 @@ class Predictor:
         probs = {label: float(p) for label, p in zip(self.labels, probabilities)}
         return Prediction(max(probs, key=probs.get), probs, handling)
 
+    def warm_up(self) -> None:
+        """Classify one made-up second of sound, so that the libraries' one-off start (librosa's compiled
+        kernels, the first forward pass: seconds on a CPU) is paid now, e.g. while the user picks a file,
+        rather than by the first clip."""
+        self.predict((np.random.default_rng(0).standard_normal(SAMPLE_RATE) * 0.05).astype(np.float32))
+
     def predict_upload(self, name: str, data: bytes) -> tuple[np.ndarray, Prediction]:
         """Decode a file's bytes and classify them: the clip at 16 kHz (to show) and the prediction."""
         audio, rate = decode_upload(name, data)
