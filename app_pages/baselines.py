@@ -31,7 +31,8 @@ st.info(WHY_SPLITS_MATTER, icon=":material/record_voice_over:")
 # ------------------------------------------------------------------ start a job
 with st.form("baseline_form", enter_to_submit=False):  # Enter in a number box never starts a job
     settings = spec_form(BaselineSpec, "baseline", columns=3, skip=("features",))
-    settings["features"] = feature_set_picker("baseline_features", in_form=True)
+    field = spec_params(BaselineSpec)["features"]
+    settings["features"] = feature_set_picker("baseline_features", in_form=True, label=field.label, help=field.help)
     started = st.form_submit_button("Start", type="primary", key="start_baseline")
 folds = spec_params(BaselineSpec)["cv_folds"].default
 st.caption(f"The report's grids: SVM {grid_size('svm')} candidates (C, gamma, kernel), random forest {grid_size('rf')} "

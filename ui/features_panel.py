@@ -43,16 +43,20 @@ def feature_choices() -> tuple[list[str], dict[str, str]]:
     return names, labels
 
 
-def feature_set_picker(key: str, default: str = "mfcc13", in_form: bool = False) -> str:
+PICKER_HELP = ("Embedding layers appear here once a model's embeddings are stored; name another model under "
+               "'another speech encoder'.")
+
+
+def feature_set_picker(key: str, default: str = "mfcc13", in_form: bool = False, label: str = "Feature set",
+                       help: str | None = None) -> str:
     """The chosen feature set's name. Choosing "another speech encoder" shows a text box for its hub id or
     folder and a layer number (both always shown in a form, where nothing reruns until it is submitted); the
     name is then ``ssl:MODEL:LAYER`` (``ssl::LAYER`` while no model is given). Kept across pages and in the
-    URL (the keys ``key``, ``key_model`` and ``key_layer``)."""
+    URL (the keys ``key``, ``key_model`` and ``key_layer``). ``label`` and ``help``: a spec form's field's
+    own (ser.params), where the picker stands for one."""
     names, labels = feature_choices()
-    choice = st.selectbox("Feature set", names, index=names.index(default), key=kept(key, names), bind=URL,
-                          format_func=lambda n: labels.get(n, n),
-                          help="Embedding layers appear here once a model's embeddings are stored; name another "
-                               "model under 'another speech encoder'.")
+    choice = st.selectbox(label, names, index=names.index(default), key=kept(key, names), bind=URL,
+                          format_func=lambda n: labels.get(n, n), help=help or PICKER_HELP)
     if choice != OTHER and not in_form:
         return choice
     left, right = st.columns([4, 1])
