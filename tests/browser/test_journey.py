@@ -1,7 +1,9 @@
 """Issue 15's journey in a real browser (Chromium through Playwright, the app served as in test_whole_app): a
-lasso on Clusters lists its clips in the clip table and becomes a filter on Bias; a confusion-matrix cell clicked
-there lists its clips; the Bias view's URL, opened in a new session, shows the same view. Skipped only where
-Chromium is missing and CI is not set (conftest's debian_program)."""
+click on a Clusters point plays that clip (Streamlit turns click selection off while the chart's drag mode is
+lasso or box, which is why it once did nothing); a lasso on Clusters lists its clips in the clip table and
+becomes a filter on Bias; a confusion-matrix cell clicked there lists its clips; the Bias view's URL, opened
+in a new session, shows the same view. Skipped only where Chromium is missing and CI is not set (conftest's
+debian_program)."""
 
 import os
 import re
@@ -11,6 +13,13 @@ from pathlib import Path
 from test_whole_app import app_url, browser_page, choose, problems_on, settle  # noqa: F401 (app_url: a fixture)
 
 SELECTION = re.compile(r"selection from Clusters, ([\d,]+) clips")
+POINT = """() => {
+    const gd = document.querySelector('.st-key-cluster_scatter .js-plotly-plot');
+    const trace = gd._fullData.find(t => t.visible === true && t.x && t.x.length > 0);
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    const box = gd.getBoundingClientRect();
+    return [box.left + xa._offset + xa.l2p(trace.x[0]), box.top + ya._offset + ya.l2p(trace.y[0])];
+}"""
 
 
 def plot_area(page, key: str):
@@ -43,6 +52,16 @@ def test_lasso_table_bias_filter_confusion_cell_and_a_shared_url(chromium, app_u
         # Clusters: a lasso lists its clips and offers them to the other pages
         page.goto(f"{app_url}/clusters")
         settle(page, timeout=120)
+        # a click on one point plays that clip, with its line
+        plot_area(page, "cluster_scatter")
+        x, y = page.evaluate(POINT)
+        page.mouse.move(x, y)
+        page.mouse.click(x, y)
+        page.locator('[data-testid="stAudio"]').first.wait_for(timeout=60_000)
+        settle(page)
+        assert page.locator('[data-testid="stAudio"]').count() == 1
+        assert page.get_by_text(re.compile(r"cluster: \d+")).count() == 1  # the clip's line with its cluster
+        assert problems_on(page) == []
         lasso(page, "cluster_scatter")
         offered = page.get_by_text("Offered to the other pages as the")
         offered.wait_for(timeout=60_000)
