@@ -11,6 +11,7 @@ import streamlit as st
 
 from ser.data.corpus import Corpus
 from ser.errors import SerError
+from ser.params import spec_params
 from ser.learning.embeddings import EmbeddingSpec, parse_set_name, set_name, stored_clips, stored_models
 from ser.learning.features import FEATURE_SETS, FeatureResult, extract_features, is_embedding_set
 from ui.jobs_panel import active_jobs, stopped_job
@@ -127,12 +128,16 @@ def _embeddings_ready(corpus: Corpus, name: str) -> bool:
         stopped_job(runs[0])
     with st.expander("No internet on this machine?"):
         st.markdown(OFFLINE_HELP)
-    st.button(f"Extract embeddings of {short}", key="extract_embeddings", type="primary", on_click=_queue,
-              args=(corpus, model))
+    field = spec_params(EmbeddingSpec)["precision"]
+    left, right = st.columns([2, 3], vertical_alignment="bottom")
+    precision = right.selectbox(field.label, list(field.choices), key=kept("extract_precision", list(field.choices)),
+                                format_func=lambda p: f"{p}: {field.choices[p]}", help=field.help)
+    left.button(f"Extract embeddings of {short}", key="extract_embeddings", type="primary", on_click=_queue,
+                args=(corpus, model, precision))
     return False
 
 
-def _queue(corpus: Corpus, model: str) -> None:
+def _queue(corpus: Corpus, model: str, precision: str = "auto") -> None:
     """Queue the extraction job (a callback: it runs even when the page draws the button inside another
     button's branch); the model is looked for first, so that a model that cannot be had fails here."""
     from ser.jobs.control import submit_embeddings
@@ -141,7 +146,7 @@ def _queue(corpus: Corpus, model: str) -> None:
 
     try:
         found = locate_model(model)
-        run = submit_embeddings(EmbeddingSpec(model=model, layers="all").validate(), corpus)
+        run = submit_embeddings(EmbeddingSpec(model=model, layers="all", precision=precision).validate(), corpus)
     except SerError as exc:
         st.session_state[NOTICE] = (model, "error", f"**{exc.title}**  \n{exc.detail}")
         return

@@ -555,7 +555,7 @@ class EmbeddingSpec:
                                         page=False)
     precision: str = param("auto", "auto: bf16 autocast on a GPU, float32 on the CPU; bfloat16: bf16 autocast on "
                            "the CPU too (a CPU with avx512_bf16 or AMX; faster, vectors slightly different: see "
-                           "benchmarks/results/embeddings.json); float32", choices=PRECISIONS, page=False)
+                           "benchmarks/results/embeddings.json); float32", choices=PRECISIONS, label="Precision")
 
     def validate(self) -> "EmbeddingSpec":
         if not str(self.model).strip():

@@ -73,10 +73,13 @@ def test_a_model_not_stored_is_queued_as_a_job_not_computed_in_the_page(monkeypa
     assert any("Layer 1 of" in i.value and "not stored for this corpus yet" in i.value and "(0 of 492 clips)"
                in i.value for i in app.info)
     assert "extract_embeddings" in _keys(app) and not list_runs()
+    assert app.selectbox(key="extract_precision").value == "auto"
+    app.selectbox(key="extract_precision").set_value("float32").run()  # not the default: it must reach the job
     app.button(key="extract_embeddings").click().run()
     assert not app.exception, app.exception
     [run] = list_runs()
     assert run.kind == "embeddings" and run.info["spec"]["model"] == str(tiny) and run.info["spec"]["layers"] == "all"
+    assert run.info["spec"]["precision"] == "float32"
     if load_run(run.run_id).status in ("queued", "running"):  # its progress is shown while it waits or runs
         assert any(run.run_id in str(p.proto.text) for p in app.get("progress"))
     assert wait_for(run.run_id).status == "finished"
