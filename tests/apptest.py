@@ -16,3 +16,14 @@ def open_page(monkeypatch, page: str, data) -> AppTest:
     app.switch_page(page).run()
     assert not app.exception, app.exception
     return app
+
+
+def open_url(page: str, params: dict) -> AppTest:
+    """``page`` (e.g. "app_pages/layers.py") opened by itself, as from a shared URL with these query
+    parameters, with no exception (the corpus: SER_DATA, set by the caller)."""
+    app = AppTest.from_file(str(ROOT / page), default_timeout=180)
+    for key, value in params.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, app.exception
+    return app

@@ -6,7 +6,7 @@ import time
 from ser.learning.baselines import BaselineSpec, run_baseline
 from ser.data.corpus import load_corpus
 from ser.runs import list_runs, load_run
-from apptest import open_page
+from apptest import open_page, open_url
 
 
 def test_baselines_page_starts_a_job_and_shows_the_run(monkeypatch, small_demo):
@@ -47,25 +47,16 @@ def test_baselines_page_opens_and_deletes_runs(monkeypatch, small_demo):
 
 
 def test_the_opened_run_is_in_the_url_and_a_shared_url_opens_it(monkeypatch, small_demo):
-    from pathlib import Path
-
-    from streamlit.testing.v1 import AppTest
-
     corpus = load_corpus(small_demo)
     first = run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), corpus)
     second = run_baseline(BaselineSpec(model="rf", split="report", grid="none", jobs=1), corpus)
     app = open_page(monkeypatch, "app_pages/baselines.py", small_demo)
     app.selectbox(key="open_run").set_value(first.run_id).run()
     assert app.query_params["open_run"] == first.run_id  # the id, not the label
-    page = Path(__file__).resolve().parents[2] / "app_pages" / "baselines.py"
-    shared = AppTest.from_file(str(page), default_timeout=180)
-    shared.query_params["open_run"] = first.run_id
-    shared.run()
-    assert not shared.exception and shared.selectbox(key="open_run").value == first.run_id
-    stale = AppTest.from_file(str(page), default_timeout=180)
-    stale.query_params["open_run"] = "deleted-run"
-    stale.run()
-    assert not stale.exception and stale.selectbox(key="open_run").value == second.run_id  # the newest
+    shared = open_url("app_pages/baselines.py", {"open_run": first.run_id})
+    assert shared.selectbox(key="open_run").value == first.run_id
+    stale = open_url("app_pages/baselines.py", {"open_run": "deleted-run"})
+    assert stale.selectbox(key="open_run").value == second.run_id  # the newest
 
 
 def test_an_app_restart_still_shows_a_running_job(monkeypatch, small_demo, worker_process):

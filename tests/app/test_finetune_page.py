@@ -1,9 +1,8 @@
 """The Fine-tuning page through AppTest, on a small generated corpus: the form keeps what was set when the page
 is left and opened again, and the run shown is kept and named in the URL."""
 
-from streamlit.testing.v1 import AppTest
 
-from apptest import ROOT, open_page
+from apptest import open_page, open_url
 from ser.runs import create_run, update_run
 
 OTHER = "another hub id or a local folder…"
@@ -55,9 +54,6 @@ def test_the_run_shown_is_kept_and_a_shared_url_opens_it(monkeypatch, small_demo
     assert any("model-a could not be had" in e.value for e in app.error)
 
     monkeypatch.setenv("SER_DATA", str(small_demo))
-    shared = AppTest.from_file(str(ROOT / "app_pages" / "finetune.py"), default_timeout=180)
-    shared.query_params["ft_open_run"] = older.run_id
-    shared.run()
-    assert not shared.exception, shared.exception
+    shared = open_url("app_pages/finetune.py", {"ft_open_run": older.run_id})
     assert shared.selectbox(key="ft_open_run").value == older.run_id
     assert any("model-a could not be had" in e.value for e in shared.error)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from apptest import open_page
+from apptest import open_page, open_url
 from ser.data.corpus import load_corpus
 from ser.learning.probe import ProbeSpec, probe_table, run_probe
 from ser.runs import list_runs, load_run
@@ -93,10 +93,7 @@ def test_the_probes_shown_are_kept_and_a_shared_url_opens_them(monkeypatch, smal
     assert [t["x"] for t in chart_traces(app) if t.get("marker", {}).get("symbol") == "star"] == [[1], [2]]
 
     monkeypatch.setenv("SER_DATA", str(small_demo))
-    shared = AppTest.from_file(str(ROOT / "app_pages" / "layers.py"), default_timeout=180)
-    shared.query_params["probe_pick"] = older.run_id
-    shared.run()
-    assert not shared.exception, shared.exception
+    shared = open_url("app_pages/layers.py", {"probe_pick": older.run_id})
     assert shared.selectbox(key="probe_pick").value == older.run_id
     stale = AppTest.from_file(str(ROOT / "app_pages" / "layers.py"), default_timeout=180)
     stale.query_params["probe_pick"] = "probe-20200101-000000-dead"
