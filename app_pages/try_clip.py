@@ -38,7 +38,8 @@ st.markdown("Upload clips (wav, flac, ogg, mp3; m4a/aac where ffmpeg is installe
             f"trained run say which emotion it hears. Clips are converted to mono {SAMPLE_RATE // 1000} kHz; "
             f"files longer than {MAX_SECONDS / 60:.0f} minutes are refused. Nothing uploaded is stored or executed.")
 
-runs = [run for run in list_runs() if run.status == "finished" and run.kind in ("baseline", "wav2vec2")]
+# an evaluation run (a model scored on another corpus) classifies with its source run's model (Predictor)
+runs = [run for run in list_runs() if run.status == "finished" and run.kind in ("baseline", "wav2vec2", "evaluation")]
 if not runs:
     st.info("No finished run yet: train one on the Baselines page first.")
     st.stop()
@@ -51,7 +52,8 @@ if st.query_params.get("run") not in (None, *ids) and "run" not in st.session_st
 # stays the same on every page
 run_id = st.selectbox("Run", ids, index=None, key=kept("run", ids, fallback=ids[0]), bind=URL) or ids[0]
 run = runs[ids.index(run_id)]
-st.caption(labels[run_id])
+st.caption(labels[run_id] + (f" · classifies with the model of {run.info['spec'].get('source_run')}, the run it "
+                              "scored on another corpus" if run.kind == "evaluation" else ""))
 if run.info.get("corpus", {}).get("synthetic"):
     st.warning("This run was trained on the synthetic demo corpus: it has never heard real emotional speech.",
                icon=":material/science:")

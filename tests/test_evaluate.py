@@ -250,3 +250,7 @@ def test_an_evaluation_run_opens_on_the_baselines_and_bias_pages(source, renamed
     app.selectbox(key="run").set_value(run.run_id).run()
     assert not app.exception, app.exception
     assert {m.label: m.value for m in app.metric}["Clips"] == f"{run.info['clips']:,}"  # the other corpus' clips
+    app.switch_page("app_pages/try_clip.py").run()  # the run chosen on Bias is tried, with its source's model
+    assert not app.exception, app.exception
+    assert app.selectbox(key="run").value == run.run_id
+    assert any(f"classifies with the model of {source}" in c.value for c in app.caption)

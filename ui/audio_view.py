@@ -27,9 +27,10 @@ def waveform_figure(points: pd.DataFrame) -> go.Figure:
 
 
 def spectrogram_figure(mel: pd.DataFrame) -> go.Figure:
-    """Mel bands evenly spaced (labelled with their centre frequency), time in seconds."""
+    """Mel bands evenly spaced (labelled with their centre frequency), time in seconds. Viridis, not Magma:
+    Magma's darkest stop (#000004) was drawn pink in the browser, so silence looked loud."""
     bands = [f"{hz} Hz" for hz in mel.index]
-    figure = go.Figure(go.Heatmap(z=mel.to_numpy(), x=mel.columns.to_numpy(), y=bands, colorscale="Magma",
+    figure = go.Figure(go.Heatmap(z=mel.to_numpy(), x=mel.columns.to_numpy(), y=bands, colorscale="Viridis",
                                   showscale=False, hovertemplate="%{x:.2f} s, %{y}: %{z:.0f} dB<extra></extra>"))
     figure.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="seconds",
                          yaxis_title="mel band")

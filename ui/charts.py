@@ -73,21 +73,23 @@ def group_chart(table: pd.DataFrame, overall_f1: float, unit: str = "actors") ->
 def confusion_squares(matrix: pd.DataFrame, title: str, normalise: bool) -> go.Figure:
     """The confusion matrix drawn like ``confusion_heatmap`` but as a scatter of square markers, whose cells
     can be clicked (Plotly heatmaps emit no point selections to ``st.plotly_chart(on_select=...)``). Each
-    point's customdata is [intended, chosen, count]."""
+    point's customdata is [intended, chosen, count, count as text]."""
     values = matrix.div(matrix.sum(axis=1).replace(0, 1), axis=0) if normalise else matrix
     long = values.stack().rename("value").reset_index()
     long.columns = ["intended", "chosen", "value"]
     long["count"] = matrix.stack().to_numpy()
     top = float(long["value"].max()) or 1.0
     long["text"] = [f"{v:.2f}" if normalise else f"{v:g}" for v in long["value"]]  # tied crowd votes: fractions
+    # formatted here: in an array mixing text and numbers, plotly.js's %{...:g} drew 240 as "240.000"
+    long["count_text"] = [f"{c:g}" for c in long["count"]]
     side = 300 / max(len(values), 1)
     figure = go.Figure(go.Scatter(
         x=long["chosen"], y=long["intended"], mode="markers+text", text=long["text"],
         marker=dict(symbol="square", size=side, color=long["value"], colorscale="Blues", cmin=0, cmax=top,
                     line=dict(width=1, color="white")),
         textfont=dict(color=["white" if v > 0.55 * top else "#212529" for v in long["value"]]),
-        customdata=long[["intended", "chosen", "count"]].to_numpy(),
-        hovertemplate="intended %{customdata[0]}<br>chosen %{customdata[1]}<br>%{text} (%{customdata[2]:g} clips)"
+        customdata=long[["intended", "chosen", "count", "count_text"]].to_numpy(),
+        hovertemplate="intended %{customdata[0]}<br>chosen %{customdata[1]}<br>%{text} (%{customdata[3]} clips)"
                       "<br>click to list these clips<extra></extra>"))
     labels = list(values.columns)
     figure.update_layout(title=title, height=400, width=420, margin=dict(l=10, r=10, t=40, b=10),

@@ -60,4 +60,5 @@ def selection_filter(key: str, index: pd.Index, exclude: str | None = None) -> t
     if source == ALL:
         return index, None
     chosen = next(s for s in usable if s.source == source)
+    st.caption("A selection stays in this browser session: a link to this view opens it on all clips.")
     return index[index.isin(chosen.clip_ids)], chosen

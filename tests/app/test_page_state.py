@@ -91,6 +91,7 @@ def test_a_selection_made_on_one_page_filters_another(app_dir):
     assert "page b shown=c0,c1,c2,c3 chosen=None" in said(app)
     app.selectbox(key="b_only").select("A").run()
     assert "page b shown=c1,c2 chosen=selection from A, 2 clips" in said(app)
+    assert any("a link to this view opens it on all clips" in c.value for c in app.caption)  # not in the URL
     app.switch_page(str(app_dir / "a.py")).run()
     app.switch_page(str(app_dir / "b.py")).run()
     assert "chosen=selection from A, 2 clips" in said(app)  # the filter itself is kept
