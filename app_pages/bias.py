@@ -41,8 +41,6 @@ if not runs:
     st.stop()
 ids = [run.run_id for run in runs]
 labels = {run.run_id: run.label() for run in runs}
-if st.query_params.get("run") not in (None, *ids) and "run" not in st.session_state:
-    st.session_state["run"] = ids[0]  # a shared link naming a run this machine does not have: the newest instead
 columns = st.columns([3, 1, 1])
 # the plain id, without a format_func: a bound selectbox puts its formatted option in the URL, and the id is
 # what stays the same on every page that shares the "run" key

@@ -96,8 +96,6 @@ ids = [run.run_id for run in finished]
 by_id = {run.run_id: run for run in finished}
 if st.session_state.get("probe_open") in ids:  # a probe just started from the form: show it once it has finished
     st.session_state["probe_pick"] = st.session_state.pop("probe_open")
-if st.query_params.get("probe_pick") not in (None, *ids) and "probe_pick" not in st.session_state:
-    st.session_state["probe_pick"] = ids[0]  # a shared link naming a probe this machine does not have
 # plain ids, without a format_func: a bound selectbox puts its formatted option in the URL, and an id is what a
 # shared link can name; the model and classifier are said beside each box and in the chart's legend
 pickers = st.columns(2)

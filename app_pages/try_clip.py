@@ -45,8 +45,6 @@ if not runs:
     st.stop()
 ids = [r.run_id for r in runs]
 labels = {r.run_id: r.label() for r in runs}
-if st.query_params.get("run") not in (None, *ids) and "run" not in st.session_state:
-    st.session_state["run"] = ids[0]  # a shared link naming a run this machine does not have: the newest instead
 # "run" is the key every page's run picker shares: the run chosen on Bias is the one tried here, and back. The
 # plain id, without a format_func: a bound selectbox puts its formatted option in the URL, and the id is what
 # stays the same on every page

@@ -28,10 +28,11 @@ def kept(key: str, choices: Sequence | None = None, fallback: Any = None) -> str
 
     ``choices`` (the widget's options): a kept value that is not one of them (a deleted run, a feature set
     of another corpus) is not shown, and neither are the members of a kept list that are not.
-    ``fallback``: the value to show when nothing was chosen yet and the URL does not say (e.g. the newest
-    run, which then always stands in the URL: it is not the widget's default), or when the kept value is
-    not among ``choices``. A fallback is shown, never kept: a run chosen on Bias that Try a clip cannot
-    offer is still Bias' run when the user comes back there."""
+    ``fallback``: the value to show when nothing was chosen yet and the URL does not name one of
+    ``choices`` (e.g. the newest run, which then always stands in the URL: it is not the widget's
+    default; a shared link naming a deleted run gets it too), or when the kept value is not among them.
+    A fallback is shown, never kept: a run chosen on Bias that another page cannot offer is still Bias'
+    run when the user comes back there."""
     state = st.session_state
     store = state.setdefault(STORE, {})
     shown_fallback = state.setdefault(FALLBACKS, {})
@@ -39,8 +40,8 @@ def kept(key: str, choices: Sequence | None = None, fallback: Any = None) -> str
         value, chosen = state[key], True  # the user's choice, or the URL's
     elif key in store:
         value, chosen = store[key], True
-    elif fallback is not None and (key in state or key not in st.query_params):
-        value, chosen = fallback, False
+    elif fallback is not None and (key in state or not _url_names_a_choice(key, choices)):
+        value, chosen = fallback, False  # nothing chosen yet, or a shared link naming e.g. a deleted run
     else:
         return key  # first draw in this session: the widget's default, or what the URL says
     value = _valid(value, choices)
@@ -63,6 +64,11 @@ def remember(key: str) -> None:
     after changing it in a callback)."""
     if key in st.session_state:
         st.session_state.setdefault(STORE, {})[key] = st.session_state[key]
+
+
+def _url_names_a_choice(key: str, choices: Sequence | None) -> bool:
+    """Whether the URL gives ``key`` a value the widget can show (the widget then reads it itself)."""
+    return key in st.query_params and (choices is None or st.query_params.get(key) in list(choices))
 
 
 def _valid(value: Any, choices: Sequence | None) -> Any:
