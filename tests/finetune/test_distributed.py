@@ -172,7 +172,8 @@ def no_job_processes(run_id, timeout=10):
 def test_a_killed_rank_interrupts_the_job_resume_continues_it_and_cancel_stops_it(
         two_processes, worker_process, tiny_spec, demo_corpus):
     run = submit_finetune(tiny_spec(epochs=40, patience=0, gpus=2), demo_corpus)
-    wait_for(run.run_id, training)
+    # an epoch logged and its checkpoint written (under load the kill could otherwise fall between the two)
+    wait_for(run.run_id, lambda r: training(r) and latest_checkpoint(r) is not None)
     ranks = job_processes(run.run_id)
     assert sorted(filter(None, ranks.values())) == ["0", "1"] and len(ranks) == 3  # torchrun and 2 ranks
     os.kill(next(pid for pid, rank in ranks.items() if rank == "1"), signal.SIGKILL)
