@@ -16,10 +16,11 @@ from ser.analysis.bias import (FILTER_COLUMNS, GROUPINGS, cell_clips, filter_fra
 from ser.analysis.uncertainty import MIN_ACTORS
 from ser.data.corpus import corpus_signature
 from ser.errors import NotEnoughData, SerError
-from ser.runs import list_runs
+from ser.runs import list_runs, parts_of
 from ui import bias_views
 from ui.bias_views import NONE, cell_label, cell_option, metric_cards, pick_cell, pick_group, show_clips
 from ui.charts import worst_first
+from ui.clip_table import predictions_of
 from ui.page_state import URL, kept
 from ui.selection import offer, selection_filter
 from ui.sidebar import corpus_sidebar
@@ -49,7 +50,7 @@ run = runs[ids.index(run_id)]
 columns[0].caption(labels[run_id])
 stamp = run.predictions_path.stat().st_mtime_ns
 try:
-    parts = bias_views.run_parts(run.run_id, stamp)
+    parts = parts_of(predictions_of(run))  # the predictions read once per version, shared with the clip table
 except SerError as exc:
     show_error(exc)
     st.stop()

@@ -12,14 +12,6 @@ from ui.state import clips_of
 NONE = "(none)"
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def run_parts(run_id: str, stamp: int) -> list[str]:
-    """The run's parts (reading its predictions once per modification stamp, not on every rerun)."""
-    from ser.runs import load_run
-
-    return load_run(run_id).parts()
-
-
 @st.cache_resource(show_spinner="Joining the run's predictions with its clips…", max_entries=8)
 def analysis(run_id: str, part: str, stamp: int, signature: str) -> pd.DataFrame:
     """``ser.analysis.bias.analysis_frame`` of a run's part, built once per predictions stamp and corpus
