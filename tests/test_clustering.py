@@ -258,3 +258,36 @@ def test_umap_reports_its_epochs_and_is_cached(features):
     assert heard[-1] == (clustering.UMAP_EPOCHS, clustering.UMAP_EPOCHS)
     assert len(heard) > 2 and [d for d, _ in heard] == sorted(d for d, _ in heard)
     pd.testing.assert_frame_equal(cached_umap(features, 6), coords)
+
+
+def test_umap_gets_the_exact_neighbours_umap_learn_itself_finds_on_small_data():
+    """Our neighbours (scikit-learn, every corpus up to EXACT_NEIGHBOURS_UP_TO clips) are the ones umap-learn's
+    own exact search gives below 4,096 clips: each clip itself first, the same neighbours and distances."""
+    umap = clustering._umap()
+    values = np.random.default_rng(1).normal(size=(600, 13))
+    indices, distances, index = clustering._neighbours(values, 15)
+    assert indices.shape == distances.shape == (600, 15) and index is None
+    assert (indices[:, 0] == np.arange(600)).all() and (distances[:, 0] == 0).all()
+    from sklearn.metrics import pairwise_distances
+
+    # what umap-learn does below 4,096 clips: its exact search on the clips' distance matrix
+    theirs, their_distances, _ = umap.umap_.nearest_neighbors(pairwise_distances(values), 15, "precomputed", {},
+                                                            False, None)
+    assert (indices == theirs).mean() > 0.995  # (ties and float32 rounding may swap two neighbours)
+    assert distances == pytest.approx(their_distances, abs=0.05)
+
+
+def test_above_the_exact_limit_umap_learn_searches_itself(features, monkeypatch):
+    monkeypatch.setattr(clustering, "EXACT_NEIGHBOURS_UP_TO", len(features) - 1)
+    assert clustering._neighbours(features.to_numpy(), 5) == (None, None, None)
+    coords = umap_embedding(features, n_neighbors=5)
+    assert coords.shape == (len(features), 2) and np.isfinite(coords.to_numpy()).all()
+
+
+def test_umap_learns_numba_code_is_compiled_once_per_installation_not_per_process():
+    from numba.core.caching import NullCache
+
+    umap = clustering._umap()
+    used = [umap.umap_.smooth_knn_dist, umap.umap_.compute_membership_strengths,
+            umap.layouts._nb_optimize_layout_euclidean_single_epoch]
+    assert not any(isinstance(function._cache, NullCache) for function in used)

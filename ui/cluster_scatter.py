@@ -128,8 +128,8 @@ def _compute_umap(features: pd.DataFrame, n_neighbors: int, min_dist: float) -> 
         done, total = state["done"], max(state["total"], 1)
         if not done:
             bar.progress(0.0, text=f"UMAP on {len(features):,} clips: finding each clip's neighbours, {elapsed:.0f} s "
-                                   "so far (the first UMAP after the app starts also compiles umap-learn's code, "
-                                   "about a minute on 2 cores)")
+                                   "so far (the very first UMAP after installing also compiles umap-learn's code, "
+                                   "once: about 30 s on 2 cores)")
         else:
             rate = (time.monotonic() - state["epochs_from"]) / max(done, 1)
             bar.progress(done / total, text=f"UMAP epochs: {done}/{total}, {elapsed:.0f} s so far, about "

@@ -8,8 +8,10 @@ colouring (or reloading the page) never recomputes UMAP. UMAP reports its epochs
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -27,6 +29,7 @@ SILHOUETTE_SAMPLE = 2_000  # clips: the silhouette is O(n²); 7,462 clips took 1
 KMEANS_INITS = 4  # seeded k-means++ starts, best kept (10 took 0.1-0.2 s more per k on 7,462 clips; the best of 4
 # was within 0.001 % of the best of 10's inertia for k = 4, 6 and 12 on the 91-actor demo corpus)
 UMAP_EPOCHS = 200  # umap-learn's own choice for large data (500 below 10,000 clips took 2.5 times as long)
+EXACT_NEIGHBOURS_UP_TO = 20_000  # clips; above, umap-learn's own approximate search (see _neighbours)
 
 
 @dataclass
@@ -91,32 +94,72 @@ def pca_embedding(features: pd.DataFrame) -> tuple[pd.DataFrame, list[float]]:
 def umap_embedding(features: pd.DataFrame, n_neighbors: int = 15, min_dist: float = 0.1, seed: int = 0,
                    progress=None) -> pd.DataFrame:
     """UMAP in 2-D (umap-learn, UMAP_EPOCHS epochs), cached on disk by the feature values and the
-    parameters. ``progress(done, total, message)`` hears the phase before the epochs (neighbours, and in a
-    new process the compilation of umap-learn's numba code) and then each epoch as umap-learn counts it."""
+    parameters. ``progress(done, total, message)`` hears the phase before the epochs (neighbours, and once per
+    installation the compilation of umap-learn's numba code) and then each epoch as umap-learn counts it."""
     path = _umap_path(features, n_neighbors, min_dist, seed)
     cached = _read_cached(path, features.index)
     if cached is not None:
         return cached
     if progress:
         progress(0, UMAP_EPOCHS, "finding each clip's nearest neighbours")
-    with warnings.catch_warnings():  # "Tensorflow not installed; ParametricUMAP will be unavailable"
-        warnings.simplefilter("ignore", ImportWarning)
-        import umap
-
+    umap = _umap()
     n_neighbors = max(2, min(n_neighbors, len(features) - 1))
+    values = standardise(features)
     # umap-learn shows its epochs with tqdm only; a bar format of "done/total" written to a file object of
     # ours turns them into progress calls, without verbose's prints.
     epochs = {"disable": progress is None, "file": _EpochCounter(progress), "bar_format": "{n}/{total}\n",
               "mininterval": 0.25}
-    reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_jobs=1,
-                        n_epochs=UMAP_EPOCHS, tqdm_kwds=epochs)
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
-        coords = _frame(reducer.fit_transform(standardise(features)), features.index)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        # with neighbours of ours umap-learn warns that transform() on new data is unavailable (never used here)
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
+        warnings.filterwarnings("ignore", message="Cannot cache compiled function")  # (see _umap)
+        reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_jobs=1,
+                            n_epochs=UMAP_EPOCHS, tqdm_kwds=epochs, precomputed_knn=_neighbours(values, n_neighbors))
+        coords = _frame(reducer.fit_transform(values), features.index)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, coords.to_parquet)
     return coords
+
+
+def _neighbours(values: np.ndarray, k: int) -> tuple:
+    """Each clip's k nearest neighbours, itself first, and their distances, exact, from scikit-learn; or
+    (None, None, None), umap-learn's "search yourself", above EXACT_NEIGHBOURS_UP_TO clips.
+
+    Why not umap-learn's own search: below 4,096 clips it is this same exact search, above it pynndescent's
+    approximate one, whose numba code cannot be cached on disk and compiled for 15-25 s in every new process
+    on 2 cores. This exact search took 0.4-3 s on 7,462 clips of 13 to 1,024 features (one thread)."""
+    if len(values) > EXACT_NEIGHBOURS_UP_TO:
+        return None, None, None
+    from sklearn.neighbors import NearestNeighbors
+
+    distances, indices = NearestNeighbors(n_neighbors=k).fit(values).kneighbors(values)
+    return indices.astype(np.int32), distances.astype(np.float32), None
+
+
+@functools.cache
+def _umap():
+    """umap-learn, with its numba functions cached on disk.
+
+    umap-learn declares few of its numba functions cache=True, so every new process (the app, each worker)
+    compiled them again at its first UMAP: 10-20 s on 2 cores. Turning numba's own disk cache on for them
+    (beside the package, or under NUMBA_CACHE_DIR) makes that once per installation: 0.5 s afterwards. Numba
+    refuses a few (they use dynamic globals); those warn here and compile as before."""
+    with warnings.catch_warnings():  # "Tensorflow not installed; ParametricUMAP will be unavailable"
+        warnings.simplefilter("ignore", ImportWarning)
+        import umap
+    try:
+        from numba.core.caching import NullCache
+        from numba.core.dispatcher import Dispatcher
+    except ImportError:  # another numba layout: UMAP works, only without the disk cache
+        return umap
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] in ("umap", "pynndescent"):
+            for value in list(vars(module).values()):
+                if isinstance(value, Dispatcher) and isinstance(getattr(value, "_cache", None), NullCache):
+                    value.enable_caching()
+    return umap
 
 
 def cached_umap(features: pd.DataFrame, n_neighbors: int = 15, min_dist: float = 0.1,
