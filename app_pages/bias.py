@@ -26,6 +26,8 @@ from ui.selection import offer, selection_filter
 from ui.sidebar import corpus_sidebar
 from ui.state import show_error
 
+PAGE = "Bias"  # where its selections come from (ui.selection)
+
 TABS = ["By group", "Actors", "Confusion by demographics", "Crowd vs model", "Why errors happen"]
 GROUP_NAMES = list(GROUPINGS)
 
@@ -69,7 +71,7 @@ except SerError as exc:
     show_error(exc)
     st.stop()
 
-kept_ids, selection = selection_filter("bias_only", whole.index)
+kept_ids, selection = selection_filter("bias_only", whole.index, exclude=PAGE)  # (its own picks: the tabs' filters)
 frame = whole.loc[kept_ids] if selection is not None else whole
 digest = frame_digest(frame)
 if selection is not None:
@@ -117,10 +119,10 @@ def by_group_view() -> None:
                          key=kept("bias_group_pick", options))
     if group != NONE:
         picked = group_clips(frame, grouping, group)
-        source = f"Bias: {name} {group}"
-        offer(source, picked)
+        source = f"{PAGE}: {name} {group}"
+        offer(source, picked, slot=f"{PAGE}: group")
         st.caption(f"The {len(picked):,} clips of {name} {group}, offered to the other pages as a selection.")
-        show_clips(frame.loc[picked], key="bias_group_clips", run=run, part=part, source=source)
+        show_clips(frame.loc[picked], key="bias_group_clips", run=run, part=part)
     shown = report.groups.round(3).assign(eligible=lambda t: t["eligible"].map({True: "yes", False: "too few actors"}))
     st.dataframe(shown.rename(columns={"support": "clips", "eligible": "in the verdict"}), hide_index=True,
                  key="bias_group_table")
@@ -147,8 +149,8 @@ def actor_view() -> None:
     actor = st.selectbox("Listen to an actor's clips (worst first)", options, key=kept("bias_actor", options),
                          format_func=lambda a: f"actor {a} · macro-F1 {scores[a]:.3f}")
     picked = frame.index[frame["speaker"].astype(str) == actor]
-    offer(f"Bias: actor {actor}", picked)
-    show_clips(frame.loc[picked], key="bias_actor_clips", run=run, part=part, source=f"Bias: actor {actor}")
+    offer(f"{PAGE}: actor {actor}", picked, slot=f"{PAGE}: actor")
+    show_clips(frame.loc[picked], key="bias_actor_clips", run=run, part=part)
 
 
 def confusion_view() -> None:
@@ -193,10 +195,10 @@ def confusion_view() -> None:
     if cell != NONE:
         who, intended, said = cell.split("|")
         picked = cell_clips(chosen, intended, said, "y_pred" if who == "model" else "crowd_voice")
-        source = f"Bias: true {intended}, said {said}" + (" (crowd)" if who == "crowd" else "")
-        offer(source, picked)
+        source = f"{PAGE}: true {intended}, said {said}" + (" (crowd)" if who == "crowd" else "")
+        offer(source, picked, slot=f"{PAGE}: cell")
         st.caption(f"{len(picked):,} clip(s): {cell_label(cell)}; offered to the other pages as a selection.")
-        show_clips(chosen.loc[picked], key="bias_cell_clips", run=run, part=part, source=source)
+        show_clips(chosen.loc[picked], key="bias_cell_clips", run=run, part=part)
     st.download_button("Download these predictions (CSV)",  # written only when clicked (0.1 s for 2,000 clips)
                        lambda: chosen.drop(columns=["path"], errors="ignore").to_csv(),
                        file_name=f"{run.run_id}-{part}-filtered.csv", key="bias_predictions_csv")

@@ -37,6 +37,11 @@ def runs_dir() -> Path:
     return path
 
 
+def bias_dir(run_id: str) -> Path:
+    """The Bias page's saved group reports of one run (deleted with the run)."""
+    return cache_dir() / "bias" / run_id
+
+
 def data_source() -> str | None:
     """The corpus named by ``SER_DATA``, or None for the demo corpus."""
     value = os.environ.get("SER_DATA", "").strip()

@@ -203,8 +203,10 @@ def write_predictions(run: Run, frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def delete_run(run_id: str) -> None:
+    """Remove the run's folder and what was derived from it (the Bias page's saved reports)."""
     run = load_run(run_id)  # checks the id: only a folder directly inside the runs folder is removed
     shutil.rmtree(run.path)
+    shutil.rmtree(config.bias_dir(run.run_id), ignore_errors=True)
 
 
 def runs_table(runs: list[Run]) -> pd.DataFrame:

@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -199,7 +201,7 @@ def test_a_corrupt_bias_cache_is_recomputed(crema_folder):
                   "y_pred": "NEU"}).to_parquet(run.predictions_path)
     frame = analysis_frame(run, corpus.clips, "test")
     first = cached_group_report(run, frame, "sex", "test", n_boot=20)
-    [cached] = list((config.cache_dir() / "bias").glob("*.json"))
+    [cached] = list(config.bias_dir(run.run_id).glob("*.json"))
     cached.write_text("{ truncated")
     again = cached_group_report(run, frame, "sex", "test", n_boot=20)
     pd.testing.assert_frame_equal(first.groups, again.groups)
@@ -224,6 +226,34 @@ def test_the_bias_cache_is_read_not_recomputed(crema_folder, monkeypatch):
     pd.testing.assert_frame_equal(first.groups, again.groups)
     with pytest.raises(AssertionError, match="should have been read"):
         bias.cached_group_report(run, frame, "sex", "test", n_boot=40)  # another key is computed
+
+
+def test_saved_reports_are_bounded_per_run_and_go_with_the_run(crema_folder, monkeypatch):
+    from ser import config
+    from ser.analysis import bias
+    from ser.data.corpus import load_corpus
+    from ser.runs import delete_run
+
+    corpus = load_corpus(crema_folder)
+    run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})
+    pd.DataFrame({"clip_id": corpus.clips.index, "part": "test", "y_true": corpus.clips.emotion.to_numpy(),
+                  "y_pred": "NEU"}).to_parquet(run.predictions_path)
+    frame = analysis_frame(run, corpus.clips, "test")
+    legacy = config.cache_dir() / "bias" / "0123456789abcdef0123.json"  # where earlier versions saved reports
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text("{}")
+    monkeypatch.setattr(bias, "REPORTS_KEPT", 2)
+    for boot in (20, 30, 40):  # three reports: the oldest is dropped
+        bias.cached_group_report(run, frame, "sex", "test", n_boot=boot)
+        time.sleep(0.01)
+    assert len(list(config.bias_dir(run.run_id).glob("*.json"))) == 2 and not legacy.exists()
+    calls = []
+    monkeypatch.setattr(bias, "group_report", lambda *a, **k: calls.append(k["n_boot"]))
+    bias.cached_group_report(run, frame, "sex", "test", n_boot=30)
+    bias.cached_group_report(run, frame, "sex", "test", n_boot=40)
+    assert calls == []  # the two newest were kept
+    delete_run(run.run_id)
+    assert not config.bias_dir(run.run_id).exists()
 
 
 def test_overall_report_is_the_headline_and_needs_enough_actors():

@@ -19,9 +19,10 @@ def analysis(run_id: str, part: str, stamp: int, signature: str) -> pd.DataFrame
     ``st.cache_data`` would): the page only reads and slices it."""
     from ser.analysis.bias import analysis_frame
     from ser.runs import load_run
+    from ui.clip_table import predictions_of
 
     run = load_run(run_id)
-    return analysis_frame(run, clips_of(run.info["corpus"]["source"]), part)
+    return analysis_frame(run, clips_of(run.info["corpus"]["source"]), part, predictions_of(run))
 
 
 @st.cache_data(show_spinner="Resampling actors for the intervals and shuffling for the gap test…", max_entries=128)
@@ -122,10 +123,10 @@ def pick_group(chart_key: str, picker: str) -> None:
         st.session_state[picker] = str(point["customdata"][0])
 
 
-def show_clips(clips: pd.DataFrame, key: str, run=None, part: str | None = None, source: str | None = None) -> None:
+def show_clips(clips: pd.DataFrame, key: str, run=None, part: str | None = None) -> None:
     """The clips picked (rows of the analysis frame) in the clip table: with the run, its prediction,
     confidence and probability of every class for them, beside the crowd's votes, to be sorted and heard.
-    ``source``: the page's selection of these clips, not offered back as a filter of its own table."""
+    The table offers no selection filter of its own: the page's one ("Only the clips of") applies already."""
     from ser.analysis.bias import FILTER_COLUMNS
     from ui.clip_table import clip_table
 
@@ -134,4 +135,4 @@ def show_clips(clips: pd.DataFrame, key: str, run=None, part: str | None = None,
     for column in FILTER_COLUMNS:  # the analysis frame says "unknown" where the corpus has no value
         if column in table:
             table[column] = table[column].where(table[column] != "unknown")
-    clip_table(table, key=key, run=run, part=part, exclude_selection=source)
+    clip_table(table, key=key, run=run, part=part, pick_selection=False)

@@ -37,16 +37,20 @@ def predictions_of(run: Run) -> pd.DataFrame:
 
 
 def clip_table(clips: pd.DataFrame, key: str, run: Run | None = None, part: str | None = None,
-               extra: pd.DataFrame | None = None, exclude_selection: str | None = None) -> pd.DataFrame:
+               extra: pd.DataFrame | None = None, exclude_selection: str | None = None,
+               pick_selection: bool = True) -> pd.DataFrame:
     """Draw the clip table and return what it shows (filtered, sorted, the shown columns).
 
     ``clips``: rows of the corpus' clips table (index ``clip_id``, with ``path`` for the player).
     ``run``: add its predictions of ``part`` (None: every part); its clips are the rows then.
     ``extra``: more columns with the same index (e.g. a cluster), shown after the prediction's and
-    offered as filters. ``exclude_selection``: the page's own selection source, not offered as a filter."""
+    offered as filters. ``pick_selection``: offer the selections made on other pages as a filter ("Only the
+    clips of"), except those of the page ``exclude_selection`` (its own); False where the page filters by
+    them already."""
     frame = clip_frame(clips, None if run is None else predictions_of(run), part, extra)
     total = len(frame)
-    index, selection = selection_filter(f"{key}_selection", frame.index, exclude=exclude_selection)
+    index, selection = (selection_filter(f"{key}_selection", frame.index, exclude=exclude_selection)
+                        if pick_selection else (frame.index, None))
     if selection is not None:
         frame = frame.loc[index]
     view, columns = _controls(frame, key, [] if extra is None else list(extra.columns))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,11 +45,13 @@ METHOD = "actor-bootstrap+permutation-v1"  # part of the cache key: a new method
 
 # ---------------------------------------------------------------- the analysis table
 
-def analysis_frame(run: Run, clips: pd.DataFrame, part: str = "test") -> pd.DataFrame:
+def analysis_frame(run: Run, clips: pd.DataFrame, part: str = "test",
+                   predictions: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per predicted clip of ``part``: y_true, y_pred, correct, the clip's metadata, bands,
     how many training clips its actor had (missing when the run did not store its training rows), and
-    the crowd's voice-only vote where there are votes."""
-    predictions = run.predictions()  # read once: the parts and the training rows come from this table
+    the crowd's voice-only vote where there are votes. ``predictions``: the run's table, if already read."""
+    if predictions is None:
+        predictions = run.predictions()  # read once: the parts and the training rows come from this table
     available = parts_of(predictions)
     if part not in available:
         raise ConfigError(f"run {run.run_id} has no {part!r} predictions; it has {', '.join(available)}.",
@@ -296,10 +299,11 @@ def cached_group_report(run: Run, frame: pd.DataFrame, by, part: str, n_boot: in
     modification time is part of the key), so the page and the CLI share it and it survives restarts."""
     key_text = json.dumps([METHOD, run.run_id, part, by, n_boot, run.predictions_path.stat().st_mtime_ns,
                            len(frame), frame_digest(frame)])
-    path = config.cache_dir() / "bias" / f"{hashlib.sha1(key_text.encode()).hexdigest()[:20]}.json"
+    path = config.bias_dir(run.run_id) / f"{hashlib.sha1(key_text.encode()).hexdigest()[:20]}.json"
     if path.exists():
         try:
             data = json.loads(path.read_text())
+            os.utime(path)  # recently used: kept by _prune
             return GroupReport(data["by"], data["overall"], pd.DataFrame(data["groups"]), data["gap"])
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)
@@ -308,7 +312,20 @@ def cached_group_report(run: Run, frame: pd.DataFrame, by, part: str, n_boot: in
     text = json.dumps({"by": report.by, "overall": report.overall, "gap": report.gap,
                        "groups": json.loads(report.groups.to_json(orient="records"))})
     atomic_write(path, lambda tmp: tmp.write_text(text))
+    _prune(path.parent)
     return report
+
+
+REPORTS_KEPT = 200  # group reports saved per run (each grouping, part, replicates and analysed subset has one)
+
+
+def _prune(folder) -> None:
+    """Keep the REPORTS_KEPT most recently used reports of a run (every selection or filter analysed makes
+    one, a few kB each); older ones are computed again if asked for. Also drops reports saved by earlier
+    versions straight under cache/bias/, which no run deletion would ever remove."""
+    reports = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in reports[REPORTS_KEPT:] + list(folder.parent.glob("*.json")):
+        old.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- confusion, model and crowd

@@ -157,8 +157,10 @@ def test_a_chosen_cell_lists_exactly_its_clips_and_offers_them(monkeypatch, smal
     assert any(c.value.startswith(f"{len(expected):,} clip(s): Model: true ANG, said DIS") for c in app.caption)
     listed = next(f.value for f in app.dataframe if "prediction" in f.value.columns)  # the clip table
     assert set(listed.index) == set(expected) and (listed["prediction"] == "DIS").all()
-    offered = app.session_state["_selections"]["Bias: true ANG, said DIS"]
-    assert set(offered.clip_ids) == set(expected)
+    offered = app.session_state["_selections"]["Bias: cell"]  # one cell kept: a new one replaces it
+    assert offered.source == "Bias: true ANG, said DIS" and set(offered.clip_ids) == set(expected)
+    app.selectbox(key="bias_cell").set_value("model|SAD|SAD").run()
+    assert [s.source for s in app.session_state["_selections"].values()] == ["Bias: true SAD, said SAD"]
 
 
 def test_a_selection_made_on_another_page_narrows_the_analysis(monkeypatch, small_demo, made_up):
@@ -179,6 +181,15 @@ def test_a_selection_made_on_another_page_narrows_the_analysis(monkeypatch, smal
                                                            abs=1e-3)
     table = next(f.value for f in app.dataframe if "ci_low" in f.value.columns)
     assert table["clips"].sum() == len(chosen)  # the groups are of the selection too
+    # a cell's (or group's) clip table has no "Only the clips of" of its own: the page's one applies
+    app = open_tab(app, "Confusion by demographics")
+    app.selectbox(key="bias_cell").set_value("model|ANG|ANG").run()
+    listed = next(f.value for f in app.dataframe if "prediction" in f.value.columns)
+    assert set(listed.index) <= set(chosen) and len(listed) > 0
+    assert [b.key for b in app.selectbox if "selection" in (b.key or "") or b.label == "Only the clips of"] == \
+        ["bias_only"]  # and Bias's own pick (this cell) is not offered back to the page's filter
+    assert app.selectbox(key="bias_only").options == ["(all clips)", "selection from Clusters, "
+                                                      f"{len(chosen):,} clips"]
 
 
 def test_settings_survive_a_visit_to_another_page(monkeypatch, small_demo, made_up):
@@ -234,7 +245,8 @@ def test_a_groups_clips_are_listed_and_offered(monkeypatch, small_demo, made_up)
     expected = frame.index[frame["sentence"] == sentence]
     assert 0 < len(expected) < len(frame)
     assert any(c.value.startswith(f"The {len(expected):,} clips of sentence {sentence}") for c in app.caption)
-    assert set(app.session_state["_selections"][f"Bias: sentence {sentence}"].clip_ids) == set(expected)
+    offered = app.session_state["_selections"]["Bias: group"]
+    assert offered.source == f"Bias: sentence {sentence}" and set(offered.clip_ids) == set(expected)
     listed = next(f.value for f in app.dataframe if "prediction" in f.value.columns)
     assert set(listed.index) == set(expected)
 

@@ -25,6 +25,9 @@ many = st.multiselect("many", opts, key=kept("a_many", opts), bind=URL)
 st.write(f"v={v} r={r} k={k} many={','.join(many)}")
 if st.button("select", key="select"):
     offer("A", ["c1", "c2"])
+for i, ids in enumerate((["c1"], ["c2", "c3"])):  # picks in one slot: the newer replaces the older
+    if st.button(f"pick {i}", key=f"pick{i}"):
+        offer(f"A: pick {i}", ids, slot="A: pick")
 shown, chosen = selection_filter("a_only", pd.Index(["c1", "c2", "c3"]), exclude="A")
 st.write(f"shown={','.join(shown)}")
 """
@@ -95,6 +98,21 @@ def test_a_selection_made_on_one_page_filters_another(app_dir):
     app.switch_page(str(app_dir / "a.py")).run()
     app.switch_page(str(app_dir / "b.py")).run()
     assert "chosen=selection from A, 2 clips" in said(app)  # the filter itself is kept
+
+
+def test_a_new_pick_in_a_slot_replaces_the_old_one_and_a_page_never_filters_by_its_own(app_dir):
+    app = AppTest.from_file(str(app_dir / "app.py"))
+    app.run()
+    app.button(key="pick0").click().run()
+    assert "shown=c1,c2,c3" in said(app)  # "A: pick" is page A's own: not offered there
+    app.switch_page(str(app_dir / "b.py")).run()
+    app.selectbox(key="b_only").select("A: pick").run()
+    assert "page b shown=c1 chosen=selection from A: pick 0, 1 clips" in said(app)
+    app.switch_page(str(app_dir / "a.py")).run()
+    app.button(key="pick1").click().run()
+    app.switch_page(str(app_dir / "b.py")).run()
+    assert app.selectbox(key="b_only").options == ["(all clips)", "selection from A: pick 1, 2 clips"]
+    assert "page b shown=c2,c3 chosen=selection from A: pick 1, 2 clips" in said(app)  # the slot stays chosen
 
 
 
