@@ -25,8 +25,8 @@ from ui.state import show_error
 @st.cache_resource(max_entries=2, show_spinner="Warming up the model's audio pipeline…")
 def warmed_up(run_id: str, stamp: str) -> bool:
     """One made-up second of sound classified and drawn, once per model and process, right after the model
-    is loaded: the libraries' one-off start (librosa's compiled kernels: seconds) is then paid while the user
-    picks a file, not by the first upload."""
+    is loaded: the libraries' one-off start (imports, filter banks, and for some feature sets librosa's
+    compiled kernels: seconds) is then paid while the user picks a file, not by the first upload."""
     cached.predictor(run_id, stamp).warm_up()
     mel_spectrogram(np.zeros(SAMPLE_RATE, dtype=np.float32))  # the spectrogram's first call, likewise
     return True

@@ -190,16 +190,23 @@ def test_predictions_without_the_contract_columns_are_refused_with_the_run_named
         run.predictions()
 
 
-def test_a_corrupt_bias_cache_is_recomputed(crema_folder):
-    from ser import config
-    from ser.analysis.bias import cached_group_report
+def always_neutral_run(crema_folder):
+    """A run that says NEU for every clip of the CREMA-D-layout folder (all of them its test part), and its
+    analysis frame."""
     from ser.data.corpus import load_corpus
 
     corpus = load_corpus(crema_folder)
     run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})
     pd.DataFrame({"clip_id": corpus.clips.index, "part": "test", "y_true": corpus.clips.emotion.to_numpy(),
                   "y_pred": "NEU"}).to_parquet(run.predictions_path)
-    frame = analysis_frame(run, corpus.clips, "test")
+    return run, analysis_frame(run, corpus.clips, "test")
+
+
+def test_a_corrupt_bias_cache_is_recomputed(crema_folder):
+    from ser import config
+    from ser.analysis.bias import cached_group_report
+
+    run, frame = always_neutral_run(crema_folder)
     first = cached_group_report(run, frame, "sex", "test", n_boot=20)
     [cached] = list(config.bias_dir(run.run_id).glob("*.json"))
     cached.write_text("{ truncated")
@@ -209,13 +216,8 @@ def test_a_corrupt_bias_cache_is_recomputed(crema_folder):
 
 def test_the_bias_cache_is_read_not_recomputed(crema_folder, monkeypatch):
     from ser.analysis import bias
-    from ser.data.corpus import load_corpus
 
-    corpus = load_corpus(crema_folder)
-    run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})
-    pd.DataFrame({"clip_id": corpus.clips.index, "part": "test", "y_true": corpus.clips.emotion.to_numpy(),
-                  "y_pred": "NEU"}).to_parquet(run.predictions_path)
-    frame = analysis_frame(run, corpus.clips, "test")
+    run, frame = always_neutral_run(crema_folder)
     first = bias.cached_group_report(run, frame, "sex", "test", n_boot=20)
 
     def no_recompute(*args, **kwargs):
@@ -231,14 +233,9 @@ def test_the_bias_cache_is_read_not_recomputed(crema_folder, monkeypatch):
 def test_saved_reports_are_bounded_per_run_and_go_with_the_run(crema_folder, monkeypatch):
     from ser import config
     from ser.analysis import bias
-    from ser.data.corpus import load_corpus
     from ser.runs import delete_run
 
-    corpus = load_corpus(crema_folder)
-    run = create_run("baseline", {"model": "svm"}, {"source": str(crema_folder)})
-    pd.DataFrame({"clip_id": corpus.clips.index, "part": "test", "y_true": corpus.clips.emotion.to_numpy(),
-                  "y_pred": "NEU"}).to_parquet(run.predictions_path)
-    frame = analysis_frame(run, corpus.clips, "test")
+    run, frame = always_neutral_run(crema_folder)
     legacy = config.cache_dir() / "bias" / "0123456789abcdef0123.json"  # where earlier versions saved reports
     legacy.parent.mkdir(parents=True)
     legacy.write_text("{}")

@@ -152,3 +152,23 @@ def test_a_clips_pictures(clips):
     mel = mel_spectrogram(audio)
     assert mel.shape[0] == 64 and mel.index.is_monotonic_increasing and mel.index[-1] <= 8000
     assert mel.to_numpy().max() == 0 and mel.columns[1] == pytest.approx(256 / 16000)  # dB relative to the top
+
+
+def test_the_spectrogram_is_librosas_and_its_bands_are_named_by_their_centres(clips):
+    import librosa
+
+    from ser.data.audio import load_audio
+    from ser.data.spectrum import mel_filters
+
+    tone_then_silence = np.r_[0.5 * np.sin(2 * np.pi * 440 * np.arange(8000) / 16000), np.zeros(8000)]
+    for audio in (load_audio(clips["path"].iloc[0]), tone_then_silence.astype(np.float32)):
+        mel = mel_spectrogram(audio)
+        reference = librosa.power_to_db(librosa.feature.melspectrogram(y=audio, sr=16000, n_mels=64,
+                                                                       hop_length=256), ref=np.max)
+        assert mel.shape == reference.shape
+        assert np.abs(mel.to_numpy() - reference).max() < 0.01  # dB
+    assert mel.to_numpy().min() == -80  # the silence: 80 dB below the tone, as librosa shows it
+    peaks = librosa.fft_frequencies(sr=16000, n_fft=2048)[mel_filters(16000, 2048, 64).argmax(axis=1)]
+    assert np.abs(peaks - mel.index.to_numpy()).max() <= 16000 / 2048  # within one FFT bin of each band's peak
+    silence = mel_spectrogram(np.zeros(16000, dtype=np.float32))
+    assert np.isfinite(silence.to_numpy()).all()

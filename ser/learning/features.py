@@ -32,6 +32,7 @@ import pandas as pd
 
 from .. import config
 from ..data.audio import SAMPLE_RATE, decode_file, load_audio
+from ..data import spectrum
 from ..data.corpus import Corpus, Problem
 from ..errors import AudioError, FeatureError
 from ..progress import Progress
@@ -120,17 +121,14 @@ _TABLES: dict[tuple, np.ndarray] = {}
 def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
     key = ("mel", sr, n_fft, n_mels)
     if key not in _TABLES:
-        import librosa
-
-        _TABLES[key] = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
+        _TABLES[key] = spectrum.mel_filters(sr, n_fft, n_mels)
     return _TABLES[key]
 
 
 def _hann(n_fft: int) -> np.ndarray:
-    """The periodic Hann window (scipy.signal.get_window("hann", n_fft) and librosa's, bit for bit)."""
     key = ("hann", n_fft)
     if key not in _TABLES:
-        _TABLES[key] = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+        _TABLES[key] = spectrum.periodic_hann(n_fft)
     return _TABLES[key]
 
 
@@ -163,12 +161,7 @@ def _mfcc_report(audio: np.ndarray, rate: int, params: dict) -> np.ndarray:
     if sr != rate:  # as librosa.resample: soxr HQ, then the length fixed to ceil(n * ratio)
         y = soxr.resample(audio, rate, sr, quality="HQ").astype(np.float32)
         y = _fix_length(y, int(np.ceil(audio.size * sr / rate)))
-    padded = np.pad(y, n_fft // 2, mode="constant")
-    if padded.size < n_fft:
-        padded = np.pad(padded, (0, n_fft - padded.size))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    spectrum = scipy.fft.rfft(frames * _hann(n_fft), axis=1)
-    power = spectrum.real**2 + spectrum.imag**2
+    power = spectrum.power_frames(y, n_fft, hop, _hann(n_fft))
     mel = power @ _mel_basis(sr, n_fft, params["n_mels"]).T
     log_mel = 10.0 * np.log10(np.maximum(mel, 1e-10))
     log_mel = np.maximum(log_mel, log_mel.max() - params["top_db"])
