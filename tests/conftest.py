@@ -116,6 +116,12 @@ def _stop_workers(cache: Path) -> None:
             pass
 
 
+@pytest.fixture(scope="session")
+def stop_workers():
+    """_stop_workers itself, for fixtures with a cache of their own."""
+    return _stop_workers
+
+
 @pytest.fixture(autouse=True)
 def no_stray_workers(isolated_cache):
     yield

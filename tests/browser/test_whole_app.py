@@ -44,13 +44,20 @@ def test_the_page_list_is_app_pys_and_holds_every_page_file():
     assert [p["default"] for p in PAGES].count(True) == 1
 
 
-@pytest.fixture
-def app_url(small_demo, isolated_cache, monkeypatch):
-    """The app on the small demo corpus, with one finished run (for the pages that show runs)."""
-    monkeypatch.setenv("SER_DATA", str(small_demo))
-    run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), load_corpus(small_demo))
-    with serving(isolated_cache.parent) as url:
+@pytest.fixture(scope="session")
+def app_url(small_demo, tmp_path_factory, stop_workers):
+    """The app on the small demo corpus, with one finished run (for the pages that show runs), started once
+    per test process for the tests that only look and listen (nothing they do changes what another sees):
+    a server's start and its first pages cost 10-15 s on 2 cores."""
+    folder = tmp_path_factory.mktemp("shown-app")
+    env = {"SER_CACHE": str(folder / "cache"), "SER_DATA": str(small_demo)}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), load_corpus(small_demo))
+    with serving(folder, env) as url:
         yield url
+    stop_workers(folder / "cache")  # the worker the app started
 
 
 @pytest.fixture
@@ -62,12 +69,14 @@ def bare_app_url(small_demo, isolated_cache, monkeypatch):
 
 
 @contextmanager
-def serving(folder: Path):
-    """`streamlit run app.py` on a free port, offline from the Hugging Face hub, its log in ``folder``."""
+def serving(folder: Path, env: dict | None = None):
+    """`streamlit run app.py` on a free port, offline from the Hugging Face hub, its log in ``folder``;
+    ``env``: settings of its own (else this process' environment's)."""
     port = free_port()
     log = open(folder / "streamlit.log", "wb")
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.headless", "true"], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                               "--server.headless", "true"], cwd=ROOT,
+                              env={**os.environ, **(env or {}), "HF_HUB_OFFLINE": "1"},
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_port(port, server, "streamlit (see streamlit.log in the test's folder)")
@@ -183,7 +192,7 @@ def test_jobs_seen_live_started_cancelled_and_polling_stops(chromium, bare_app_u
         page.get_by_text("Macro-F1").first.wait_for(timeout=30_000)  # the finished run's report, drawn by itself
         page.wait_for_timeout(POLL_SECONDS * 2 * 1000)  # (Playwright hands over events while it waits, not in sleep)
         before = len(sent)
-        page.wait_for_timeout(POLL_SECONDS * 4 * 1000)
+        page.wait_for_timeout(POLL_SECONDS * 2.5 * 1000)  # two polls would fall in here
         assert len(sent) == before, "the page kept polling with nothing queued or running"
 
         choose(page, "Model", "random forest")
