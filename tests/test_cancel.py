@@ -87,6 +87,20 @@ def all_gone(processes):
     return not left(processes)
 
 
+def zombies(worker):
+    """The worker's children that ended and were never reaped (adopted leftovers of its jobs)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] == "Z" and int(fields[1]) == worker.pid:
+                found.append(int(entry.name))
+    return found
+
+
 def next_job_runs_at_once(corpus, within=10):
     """The worker is free: a new job is taken off the queue within a few seconds and finishes."""
     run = submit_baseline(quick_svm(), corpus)
@@ -112,7 +126,37 @@ def test_cancel_mid_fit_stops_the_job_and_its_pool_within_seconds(corpus, worker
     processes.update(job_processes(worker_process))
     wait_until(lambda: all_gone(processes), 5, lambda: left(processes))
     assert job_processes(worker_process) == {}
+    wait_until(lambda: not zombies(worker_process), 5, lambda: f"the worker left zombies: {zombies(worker_process)}")
     next_job_runs_at_once(corpus)
+
+
+WORKER_SIDE = """
+import os, sys, time
+from ser.jobs import child
+from ser.runs import create_run
+child.adopt_orphans()  # as the worker does
+run = create_run("baseline", {"model": "svm"}, {"source": "-"})
+job = child.JobProcess(run, [sys.executable, "-c", "from joblib import Parallel, delayed; import time; "
+                                                   "Parallel(n_jobs=2)(delayed(time.sleep)(0.1) for _ in range(4))"])
+while not job.ended():
+    time.sleep(0.5)  # as the worker's watch: the pool's processes end unseen meanwhile
+job.finish()
+time.sleep(0.5)
+print(sum(1 for e in os.scandir("/proc") if e.name.isdigit() and (s := child._stat(int(e.name)))
+          and s[0] == os.getpid() and s[4] == "Z"))
+"""
+
+
+def test_a_finished_jobs_pool_leaves_no_zombie_in_the_worker(isolated_cache):
+    """A job whose pool's processes (joblib's workers, its resource trackers) end on their own just after it,
+    before the worker looks: the worker, their reaper once the job's process is gone, reaps them."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", WORKER_SIDE], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "0", f"zombies left in the worker: {done.stdout}"
 
 
 def test_a_cancelled_baseline_says_how_many_fits_had_finished(corpus, worker_process):

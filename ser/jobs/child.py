@@ -334,12 +334,20 @@ class JobProcess:
             for pid in left:
                 send(pid, self.known[pid], signal.SIGKILL)
             time.sleep(0.02)
-        for pid in self.known:  # adopted ones that ended are the worker's zombies; others are not its children
+        for pid in set(self.known) | self._adopted_zombies():  # the worker's zombies; others are not its children
             try:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
         self.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+
+    def _adopted_zombies(self) -> set[int]:
+        """Processes of the job (its group or session) that the worker adopted and that had already ended
+        when ``finish`` looked, so were never seen alive: a pool's resource trackers end just after the
+        job's main process, and stayed the worker's zombies until it exited."""
+        me = os.getpid()
+        return {pid for pid, (ppid, group, session, _, state) in _table().items()
+                if ppid == me and state == "Z" and self.pid in (group, session) and pid != self.pid}
 
     def outcome(self) -> str:
         how, number = self.exit_info or ("exited", self.process.returncode or 0)
