@@ -196,9 +196,12 @@ def confusion_view() -> None:
         who, intended, said = cell.split("|")
         picked = cell_clips(chosen, intended, said, "y_pred" if who == "model" else "crowd_voice")
         source = f"{PAGE}: true {intended}, said {said}" + (" (crowd)" if who == "crowd" else "")
-        offer(source, picked, slot=f"{PAGE}: cell")
-        st.caption(f"{len(picked):,} clip(s): {cell_label(cell)}; offered to the other pages as a selection.")
-        show_clips(chosen.loc[picked], key="bias_cell_clips", run=run, part=part)
+        if len(picked) == 0:  # an empty cell offers nothing and keeps the last cell's selection
+            st.caption(f"No clips: {cell_label(cell)}. Nothing is offered to the other pages.")
+        else:
+            offer(source, picked, slot=f"{PAGE}: cell")
+            st.caption(f"{len(picked):,} clip(s): {cell_label(cell)}; offered to the other pages as a selection.")
+            show_clips(chosen.loc[picked], key="bias_cell_clips", run=run, part=part)
     st.download_button("Download these predictions (CSV)",  # written only when clicked (0.1 s for 2,000 clips)
                        lambda: chosen.drop(columns=["path"], errors="ignore").to_csv(),
                        file_name=f"{run.run_id}-{part}-filtered.csv", key="bias_predictions_csv")

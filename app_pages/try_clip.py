@@ -2,6 +2,7 @@
 any finished run."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -88,6 +89,13 @@ for index, (name, data) in enumerate(clips):
     with right:
         st.metric("Predicted emotion", result.emotion)
         st.caption(f"{audio.size / SAMPLE_RATE:.2f} s · {result.handling}")
+        seen = model.seen_part(name)
+        if seen == "train":
+            st.warning(f"A clip named {Path(name).stem} was in this model's training part: this shows what it "
+                       "learned, not how it does on voices it has not heard.", icon=":material/school:")
+        elif seen is not None:
+            role = "it chose the model, it did not fit it" if seen == "val" else "the run's report already counts it"
+            st.info(f"A clip named {Path(name).stem} is in this model's {seen} part ({role}).", icon=":material/info:")
         probs = pd.DataFrame({"emotion": list(result.probs), "probability": list(result.probs.values())})
         figure = px.bar(probs, x="probability", y="emotion", orientation="h", color="emotion",
                         color_discrete_map=EMOTION_COLORS, range_x=[0, 1],

@@ -41,6 +41,18 @@ class Predictor:
         self.device = "cpu"  # where the model runs: a wav2vec2 run's on the GPU when there is one
         self._classify = self._baseline() if run.kind == "baseline" else self._wav2vec2()
 
+    def seen_part(self, name: str) -> str | None:
+        """The part of the model's run ("train", "val", "test") holding a clip with this file's name (its stem,
+        the corpus' clip id), or None: a clip the model was trained on says little about new voices. Matched
+        by name only (a renamed copy is not recognised)."""
+        if not hasattr(self, "_parts"):
+            try:
+                table = self.run.predictions()
+                self._parts = dict(zip(table["clip_id"].astype(str), table["part"].astype(str)))
+            except (RunError, OSError, KeyError):
+                self._parts = {}
+        return self._parts.get(Path(name).stem)
+
     def predict(self, audio: np.ndarray, rate: int = SAMPLE_RATE) -> Prediction:
         if rate != SAMPLE_RATE and not self.native_rate:
             audio, rate = to_mono_resampled(audio, rate, SAMPLE_RATE, source="clip"), SAMPLE_RATE
@@ -121,7 +133,7 @@ def predict_files(run: Run, paths: list[str | Path]) -> list[dict]:
         try:
             _, prediction = predictor.predict_upload(path.name, path.read_bytes())
             results.append({"file": str(path), "emotion": prediction.emotion, "probs": prediction.probs,
-                            "handling": prediction.handling})
+                            "handling": prediction.handling, "run_part": predictor.seen_part(path.name)})
         except SerError as exc:
             results.append({"file": str(path), "error": f"{exc.title}: {exc.detail}"})
         except OSError as exc:

@@ -161,6 +161,11 @@ def test_a_chosen_cell_lists_exactly_its_clips_and_offers_them(monkeypatch, smal
     assert offered.source == "Bias: true ANG, said DIS" and set(offered.clip_ids) == set(expected)
     app.selectbox(key="bias_cell").set_value("model|SAD|SAD").run()
     assert [s.source for s in app.session_state["_selections"].values()] == ["Bias: true SAD, said SAD"]
+    cells = [(t, p) for t in sorted(set(frame["y_true"])) for p in sorted(set(frame["y_pred"]))]
+    t, p = next(c for c in cells if not ((frame["y_true"] == c[0]) & (frame["y_pred"] == c[1])).any())
+    app.selectbox(key="bias_cell").set_value(f"model|{t}|{p}").run()  # an empty cell: nothing offered, nothing lost
+    assert any(c.value.startswith("No clips: Model: true") for c in app.caption)
+    assert [s.source for s in app.session_state["_selections"].values()] == ["Bias: true SAD, said SAD"]
 
 
 def test_a_selection_made_on_another_page_narrows_the_analysis(monkeypatch, small_demo, made_up):

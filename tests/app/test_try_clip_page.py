@@ -47,6 +47,25 @@ def test_the_model_is_loaded_when_the_run_is_picked_and_an_upload_is_classified(
     assert loaded == [run.run_id]  # not loaded again for the upload
 
 
+def test_a_clip_the_model_was_trained_on_is_flagged(monkeypatch, small_demo, tmp_path):
+    run = run_baseline(BaselineSpec(model="svm", grid="none", jobs=1), load_corpus(small_demo))
+    parts = run.predictions().set_index("clip_id")["part"]
+    trained, tested = parts[parts == "train"].index[0], parts[parts == "test"].index[0]
+    renamed = tmp_path / "my-recording.wav"  # a clip of no run
+    renamed.write_bytes((small_demo / "AudioWAV" / f"{tested}.wav").read_bytes())
+    app = open_page(monkeypatch, "app_pages/try_clip.py", small_demo)
+    files = [(f"{trained}.wav", (small_demo / "AudioWAV" / f"{trained}.wav").read_bytes(), "audio/wav"),
+             (f"{tested}.wav", (small_demo / "AudioWAV" / f"{tested}.wav").read_bytes(), "audio/wav"),
+             (renamed.name, renamed.read_bytes(), "audio/wav")]
+    app.file_uploader(key="try_upload").set_value(files).run()
+    assert not app.exception, app.exception
+    assert [w.value for w in app.warning if "training part" in w.value] == [
+        f"A clip named {trained} was in this model's training part: this shows what it learned, not how it does on "
+        "voices it has not heard."]
+    assert [i.value for i in app.info if "part (" in i.value] == [
+        f"A clip named {tested} is in this model's test part (the run's report already counts it)."]
+
+
 def test_the_run_chosen_on_bias_is_tried_kept_and_named_in_the_url(monkeypatch, small_demo, two_runs):
     older, newer = two_runs
     app = open_page(monkeypatch, "app_pages/bias.py", small_demo)
