@@ -8,6 +8,7 @@ import streamlit as st
 from ser.analysis.uncertainty import MIN_ACTORS
 from ser.errors import SerError
 from ser.jobs.control import submit_probe
+from ser.learning.finetune.model import locate_model
 from ser.learning.probe import ProbeSpec, probe_table
 from ser.runs import Run
 from ui.jobs_panel import active_jobs, stopped_job
@@ -28,7 +29,7 @@ st.markdown("Frozen self-supervised speech representations with a light classifi
             "with the same split and scored on the held-out clips. The interval is the Bias page's: actors "
             "resampled with all their clips (1,000 replicates).")
 st.info("Pretrained weights come from the Hugging Face hub. On a machine without internet, download the model "
-        "elsewhere (`huggingface-cli download ORG/MODEL`, or `save_pretrained` into a folder), copy the folder or "
+        "elsewhere (`hf download ORG/MODEL`, or `save_pretrained` into a folder), copy the folder or "
         "the hub cache (`HF_HOME`) here, and give the folder as the model. Weights load as safetensors only.",
         icon=":material/cloud_off:")
 
@@ -43,7 +44,10 @@ if started:
         st.error("Pick a corpus in the sidebar first.")
     else:
         try:
-            run = submit_probe(ProbeSpec(**settings).validate(), corpus)
+            spec = ProbeSpec(**settings).validate()
+            with st.spinner(f"Looking for {spec.model}…"):
+                locate_model(spec.model)  # a folder, the local cache or the hub: fails here, not in the job
+            run = submit_probe(spec, corpus)
             st.session_state["probe_open"] = run.run_id
             announce(f"Queued {run.run_id}")
             st.rerun()  # from the top, so that the sidebar's watch sees the new job and follows it

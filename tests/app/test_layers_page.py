@@ -62,6 +62,16 @@ def test_layer_probe_page(monkeypatch, small_demo, tmp_path):
     assert any("speaker(s) in the test part" in w.value for w in app.warning)
 
 
+def test_a_model_that_cannot_be_had_is_refused_before_a_job_is_queued(monkeypatch, small_demo):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    app = open_page(monkeypatch, "app_pages/layers.py", small_demo)
+    app.text_input(key="probe_model").set_value("nobody/no-such-encoder")
+    app.button(key="start_probe").click().run()
+    assert not app.exception
+    assert any("nobody/no-such-encoder" in e.value and "HF_HUB_OFFLINE" in e.value for e in app.error)
+    assert list_runs("probe") == []  # nothing queued that could only fail
+
+
 def made_up_probe(model: str, best: int, day: int):
     """A finished probe of three layers, ``best`` the best, made on ``day`` of January 2025, without training."""
     from ser.runs import create_run, update_run
