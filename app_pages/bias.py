@@ -11,7 +11,7 @@ import numpy as np
 import plotly.express as px
 import streamlit as st
 
-from ser.analysis.bias import (FILTER_COLUMNS, GROUPINGS, cell_clips, filter_frame, frame_digest,
+from ser.analysis.bias import (FILTER_COLUMNS, GROUPINGS, TREE_FOLDS, cell_clips, filter_frame, frame_digest,
                                gap_verdict, group_clips)
 from ser.analysis.uncertainty import MIN_ACTORS
 from ser.data.corpus import corpus_signature
@@ -33,7 +33,8 @@ GROUP_NAMES = list(GROUPINGS)
 
 corpus_sidebar()
 st.title("Bias: for whom does it work?")
-st.markdown("Pick a run: its predictions are joined with its corpus' metadata. Every macro-F1 below carries its "
+st.markdown("Pick a run: its predictions are joined with its corpus' metadata. Every macro-F1 of a group, an "
+            "actor or a filtered set below carries its "
             "number of clips, its number of actors and a 95% interval from a bootstrap that resamples **actors with "
             "all their clips** (clips of one voice are not independent). A group with fewer than 5 actors keeps its "
             "number but describes those people, not a population, and takes no part in the verdict on gaps.")
@@ -213,7 +214,8 @@ def crowd_view() -> None:
         st.info("This corpus has no crowd votes: there is no human baseline to put beside the model.")
         return
     st.markdown("For each group: the crowd's voice-only plurality vote and the model, scored the same way on the "
-                "same clips.")
+                "same clips. These bars are point values, without intervals: the By group tab gives the model's "
+                "with their intervals and numbers of actors.")
     long = table.melt(id_vars=["group", "support"], value_vars=["macro_f1", "crowd_macro_f1"],
                       var_name="who", value_name="macro-F1").replace({"macro_f1": "model",
                                                                       "crowd_macro_f1": "crowd (voice only)"})
@@ -232,15 +234,26 @@ def tree_view() -> None:
     except SerError as exc:
         show_error(exc)
         return
-    st.markdown(f"A decision tree predicts from metadata whether the model got a clip right. It is fitted on the "
-                f"clips of 70% of the actors and scored on the other {tree.heldout_actors} actors' clips, so it "
-                f"cannot simply memorise actors. On those it is right **{tree.heldout_accuracy:.1%}** of the time; "
-                f"always guessing the more common outcome would be right **{tree.majority_rate:.1%}**.")
+    st.markdown(f"A decision tree predicts from metadata whether the model got a clip right (the tree drawn below "
+                f"is fitted on all {tree.test_size:,} clips). Whether it explains anything is judged on actors it "
+                f"never saw: each of the {tree.heldout_actors} actors' clips are scored by a tree fitted on the "
+                f"other actors ({TREE_FOLDS} folds of actors), so it cannot simply memorise actors. Scored that way "
+                f"it is right **{tree.heldout_accuracy:.1%}** of the time; guessing the outcome more common among "
+                f"the other actors would be right **{tree.majority_rate:.1%}**.")
     for note in tree.notes:
         st.caption(note)
-    if not tree.explains_something:
-        st.warning("The tree does no better than guessing the majority: the metadata does not explain the "
-                   "errors, so do not read meaning into its branches.")
+    if tree.gain_ci is None:
+        st.warning(f"Only {tree.heldout_actors} actors: too few to tell whether the tree beats the "
+                   "majority guess for other speakers, so do not read meaning into its branches.")
+    elif not tree.explains_something:
+        low, high = tree.gain_ci
+        st.warning(f"The tree does no better than guessing the majority beyond chance (its gain, 95% interval "
+                   f"[{low:+.1%}, {high:+.1%}] with actors resampled, includes 0): the metadata does not explain "
+                   "the errors, so do not read meaning into its branches.")
+    else:
+        low, high = tree.gain_ci
+        st.caption(f"The tree's gain over the majority guess: 95% interval [{low:+.1%}, {high:+.1%}] (actors "
+                   "resampled with all their clips).")
     st.graphviz_chart(dot)
     if len(tree.importances):
         figure = px.bar(tree.importances.rename("importance").reset_index(), x="importance", y="index",

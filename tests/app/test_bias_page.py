@@ -45,7 +45,9 @@ def test_bias_page_for_a_baseline_run(monkeypatch, small_demo):
     open_tab(app, "Why errors happen")
     app.slider(key="bias_depth").set_value(2).run()
     assert not app.exception
-    assert any("scored on the other 2 actors' clips" in m.value for m in app.markdown)
+    assert any("each of the 6 actors' clips are scored by a tree fitted on the other actors" in m.value
+               for m in app.markdown)
+    assert any("95% interval" in w.value for w in app.warning) or any("95% interval" in c.value for c in app.caption)
 
 
 def test_bias_page_without_runs(monkeypatch, small_demo):
