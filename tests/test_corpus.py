@@ -58,18 +58,21 @@ def test_broken_inputs_are_reported_and_the_rest_loads(crema_folder):
     assert "empty" in found["1001_DFA_ANG_XX"].problem
     assert "git lfs pull" in found["1001_DFA_DIS_XX"].problem.lower()
     assert "not a recognisable audio file (no decoder could read it)" in found["1001_DFA_FEA_XX"].problem
-    assert found["1002_IEO_ANG_HI"].problem.startswith("truncated: the header promises 0.60 s (9,600 frames) but "
-                                                       "the file holds 0.25 s (4,000 frames)")
+    assert found["1002_IEO_ANG_HI"].problem.startswith(
+        f"{audio / '1002_IEO_ANG_HI.wav'}: truncated: the header promises 0.60 s (9,600 frames) but "
+        "the file holds 0.25 s (4,000 frames)")
     assert "missing file" in found["1001_DFA_HAP_XX"].problem
     assert "no audio samples" in found["1001_DFA_SAD_XX"].problem
-    assert "does not parse" in found[str(audio / "notes.wav")].problem
+    assert "does not parse" in found["notes"].problem
     assert "unknown emotion code 'BOR'" in found["1001_DFA_BOR_XX"].problem
     assert "VideoDemographics.csv" in found["actor 1099"].problem
+    for clip, problem in found.items():  # one rule: the clip id, and the file's full path first in the message
+        if clip != "actor 1099":
+            assert problem.problem.startswith(f"{audio / clip}.wav: "), problem
     kinds = {clip: p.kind for clip, p in found.items()}
     assert kinds == {"1001_DFA_ANG_XX": "empty", "1001_DFA_DIS_XX": "lfs-pointer", "1001_DFA_FEA_XX": "undecodable",
                      "1001_DFA_HAP_XX": "missing", "1001_DFA_SAD_XX": "no-samples", "1002_IEO_ANG_HI": "truncated",
-                     str(audio / "notes.wav"): "bad-name", "1001_DFA_BOR_XX": "unknown-label",
-                     "actor 1099": "no-metadata"}
+                     "notes": "bad-name", "1001_DFA_BOR_XX": "unknown-label", "actor 1099": "no-metadata"}
     frame = corpus.problems_frame()
     assert frame.set_index("clip").loc["1002_IEO_ANG_HI", "kind"] == "truncated file"
     assert frame.set_index("clip").loc["1001_DFA_DIS_XX", "kind"] == "Git LFS pointer"
@@ -168,6 +171,89 @@ def test_manifest_problems_carry_their_kind(tmp_path):
     assert sorted(kinds) == ["duplicate", "missing", "no-label", "no-path"]
 
 
+def test_manifest_row_without_speaker_is_a_problem_naming_file_and_line(tmp_path):
+    for name in ("a", "b", "c", "d"):
+        write_clip(tmp_path / f"{name}.wav", "ANG")
+    manifest = write_manifest(tmp_path, ["a.wav,anger,s1", "b.wav,anger,", "c.wav,sad,  ", "d.wav,sad,s2"],
+                              header="path,emotion,speaker")
+    corpus = read_manifest(manifest)
+    assert list(corpus.clips.index) == ["a", "d"]
+    assert corpus.clips["speaker"].tolist() == ["s1", "s2"]
+    found = problems_by_clip(corpus)
+    assert found["b"].kind == "no-speaker" and found["b"].label == "no speaker"
+    assert found["b"].problem == f"{tmp_path / 'b.wav'} (manifest.csv line 3): no speaker"
+    assert found["c"].problem == f"{tmp_path / 'c.wav'} (manifest.csv line 4): no speaker"
+
+
+def test_manifest_speaker_ids_and_codes_are_read_as_written(tmp_path):
+    for name in ("a", "b", "c", "d"):
+        write_clip(tmp_path / f"{name}.wav", "ANG")
+    # the blank speaker would make pandas read the column as floats: 01 -> 1.0
+    manifest = write_manifest(tmp_path, ["a.wav,anger,01,01,30", "b.wav,sad,007,02,", "c.wav,sad,1001,,41",
+                                         "d.wav,sad,,01,"], header="path,emotion,speaker,sentence,age")
+    clips = read_manifest(manifest).clips
+    assert clips["speaker"].to_dict() == {"a": "01", "b": "007", "c": "1001"}
+    assert clips.loc["a", "sentence"] == "01" and pd.isna(clips.loc["c", "sentence"])
+    assert clips["age"].dtype.kind == "f" and clips.loc["c", "age"] == 41  # numbers stay numbers
+    assert clips["speaker"].nunique() == 3
+
+
+def test_manifest_duplicate_names_both_lines(tmp_path):
+    (tmp_path / "other").mkdir()
+    write_clip(tmp_path / "a.wav", "ANG")
+    write_clip(tmp_path / "other" / "a.wav", "SAD")
+    manifest = write_manifest(tmp_path, ["a.wav,anger,s1", "", "a.wav,sad,s1", "other/a.wav,sad,s2"],
+                              header="path,emotion,speaker")
+    corpus = read_manifest(manifest)
+    assert list(corpus.clips.index) == ["a"] and corpus.clips.loc["a", "emotion"] == "ANG"
+    problems = [p.problem for p in corpus.problems]
+    assert problems == [f"{tmp_path / 'a.wav'} (manifest.csv line 4): duplicate clip id 'a', first on line 2; "
+                        "clip ids are file stems and must be unique",
+                        f"{tmp_path / 'other' / 'a.wav'} (manifest.csv line 5): duplicate clip id 'a', first on "
+                        f"line 2, {tmp_path / 'a.wav'}; clip ids are file stems and must be unique"]
+
+
+def test_manifest_problems_name_files_one_way(tmp_path):
+    write_clip(tmp_path / "ok.wav", "ANG")
+    (tmp_path / "text.wav").write_text("hello\n")
+    (tmp_path / "broken.wav").write_bytes(os.urandom(3000))
+    (tmp_path / "lfs.wav").write_text("version https://git-lfs.github.com/spec/v1\n")
+    manifest = write_manifest(tmp_path, ["ok.wav,anger,s1", "text.wav,sad,s1", '"broken.wav",sad,s1', "",
+                                         "gone.wav,sad,s2", "lfs.wav,sad,s2", "nolabel.wav,,s2", ",sad,s2"],
+                              header="path,emotion,speaker")
+    corpus = read_manifest(manifest)
+    found = problems_by_clip(corpus)
+    lines = {"text": 3, "broken": 4, "gone": 6, "lfs": 7, "nolabel": 8}
+    assert set(found) == {*lines, "manifest.csv line 9"}
+    for clip, line in lines.items():
+        assert found[clip].problem.startswith(f"{tmp_path / clip}.wav (manifest.csv line {line}): "), found[clip]
+    assert found["broken"].problem.endswith("not a recognisable audio file (no decoder could read it). "
+                                            "Decoder's message: libsndfile: Format not recognised")
+    assert found["gone"].problem.endswith(": missing file") and found["nolabel"].problem.endswith(": no emotion label")
+    assert found["manifest.csv line 9"].problem == "empty path"
+
+
+def test_line_numbers_follow_quoted_line_breaks(tmp_path):
+    write_clip(tmp_path / "a.wav", "ANG")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text('path,emotion,speaker,note\n\na.wav,anger,s1,"two\nlines"\n  \ngone.wav,sad,s1,x\n')
+    corpus = read_manifest(manifest)
+    assert corpus.clips.loc["a", "note"] == "two\nlines"
+    assert corpus.problems[0].problem == f"{tmp_path / 'gone.wav'} (manifest.csv line 6): missing file"
+
+
+@pytest.mark.parametrize("separator, words", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_manifest_with_another_delimiter_says_so(tmp_path, separator, words):
+    write_clip(tmp_path / "a.wav", "ANG")
+    manifest = write_manifest(tmp_path, [separator.join(["a.wav", "anger", "01"])],
+                              header=separator.join(["path", "emotion", "speaker"]))
+    with pytest.raises(CorpusError) as info:
+        read_manifest(manifest)
+    assert info.value.title == "Manifest is not comma-separated"
+    assert info.value.detail.startswith(f"{manifest} seems to separate its columns with {words}, not commas")
+    assert "lacks the column" not in info.value.detail
+
+
 def test_a_problem_kind_must_be_one_of_the_kinds():
     assert Problem("a", "missing file", "missing").label == "missing file"
     with pytest.raises(ValueError, match="unknown problem kind 'lost'"):
@@ -198,9 +284,10 @@ def test_emodb_letters_through_the_emodb_letter_column(tmp_path):
     assert corpus.clips["emotion"].to_dict() == {"03a01Wa": "ANG", "03a01La": "BOR", "03a01Ea": "DIS", "03a01Ab": "FEA",
                                                  "03a01Fa": "HAP", "03a01Ta": "SAD", "03a01Nc": "NEU"}
     found = problems_by_clip(corpus)
-    assert found[str(tmp_path / "03a02Xa.wav")].kind == "unknown-label"
-    assert "unknown emodb_letter 'X'" in found[str(tmp_path / "03a02Xa.wav")].problem
-    assert found[str(tmp_path / "03a02Za.wav")].kind == "no-label"
+    assert found["03a02Xa"].kind == "unknown-label"
+    assert found["03a02Xa"].problem.startswith(f"{tmp_path / '03a02Xa.wav'} (manifest.csv line 9): unknown "
+                                               "emodb_letter 'X' (expected one of W L E A F T N)")
+    assert found["03a02Za"].kind == "no-label"
 
 
 def test_a_manifest_with_two_emotion_columns_is_refused(tmp_path):

@@ -154,7 +154,8 @@ def checked_mono(samples: np.ndarray, source: str) -> np.ndarray:
     if samples.size == 0:
         raise AudioProblem(f"{source}: the file holds no audio samples", "no-samples", title="No audio in the file")
     if not np.all(np.isfinite(samples)):
-        raise AudioProblem(f"{source}: the audio contains NaN or infinite samples", "not-finite")
+        raise AudioProblem(f"{source}: the audio contains NaN or infinite samples", "not-finite",
+                           title="Samples are not finite numbers")
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 

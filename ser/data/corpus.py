@@ -4,12 +4,16 @@ The clips table is indexed by ``clip_id`` (the file stem) with the columns ``pat
 speaker, sentence, intensity, sex, age, race, ethnicity, duration_s`` and, where the corpus has
 crowd votes, ``{voice,face,av}_{EMO}`` vote counts, ``_responses``, ``_agreement`` and ``_vote``.
 Unknown metadata is missing, never a dropped row. Files that cannot be used (missing, empty,
-Git LFS pointer, WAV cut short, undecodable, unparseable name, unknown emotion) are not rows: they go to
-the ``problems`` list with the reason and its kind, and the rest of the corpus loads.
+Git LFS pointer, WAV cut short, undecodable, unparseable name, unknown emotion; in a manifest also a row
+without path, emotion or speaker, or a second row for a clip id) are not rows: they go to the ``problems``
+list with the reason and its kind, and the rest of the corpus loads. One rule names the file: ``clip`` is
+the clip id (the file stem) and the message starts with the file's full path, followed in a manifest by
+the CSV line it came from ("/data/wav/a.wav (manifest.csv line 7): missing file").
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +35,9 @@ CLIP_COLUMNS = ["path", "emotion", "speaker", "sentence", "intensity", "sex", "a
 MODALITIES = {"1": "voice", "2": "face", "3": "av"}
 CREMA_NAME = re.compile(r"^(?P<speaker>\d{4})_(?P<sentence>[A-Z]{3})_(?P<emotion>[A-Z]{3})_(?P<level>[A-Z]{2})$")
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
+# Manifest columns read as text, never as numbers: speaker "01" stays "01" (letter columns too: *_letter).
+MANIFEST_TEXT_COLUMNS = {"path", "emotion", "speaker", "sentence", "intensity", "sex", "race", "ethnicity"}
+OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 
 
 # The kinds of problem, each set where the problem is found, with the words data health shows for it.
@@ -47,6 +54,7 @@ PROBLEM_KINDS = {
     "unknown-label": "unknown label code",
     "unknown-code": "unknown sentence or intensity code",
     "no-label": "no emotion label",
+    "no-speaker": "no speaker",
     "no-path": "empty path",
     "duplicate": "duplicate clip id",
     "no-metadata": "without demographics",
@@ -170,27 +178,27 @@ def read_crema_d(root: Path | str) -> Corpus:
     problems: list[Problem] = []
     present = {p.stem for p in files}
     for name in sorted(set(listed) - present):
-        problems.append(Problem(name, f"missing file: listed in SentenceFilenames.csv but not in {audio_dir}",
+        problems.append(Problem(name, f"{audio_dir / name}.wav: missing file (listed in SentenceFilenames.csv)",
                                 "missing"))
 
     records = []
     for path in files:
         match = CREMA_NAME.match(path.stem)
         if match is None:
-            problems.append(Problem(str(path), "file name does not parse as ACTOR_SENTENCE_EMOTION_LEVEL "
+            problems.append(Problem(path.stem, f"{path}: file name does not parse as ACTOR_SENTENCE_EMOTION_LEVEL "
                                     "(e.g. 1001_DFA_ANG_XX)", "bad-name"))
             continue
         parts = match.groupdict()
         if parts["emotion"] not in EMOTIONS:
-            problems.append(Problem(path.stem, f"unknown emotion code {parts['emotion']!r} "
+            problems.append(Problem(path.stem, f"{path}: unknown emotion code {parts['emotion']!r} "
                                     f"(expected one of {' '.join(EMOTIONS)})", "unknown-label"))
             continue
         if parts["sentence"] not in SENTENCES:
-            problems.append(Problem(path.stem, f"unknown sentence code {parts['sentence']!r}; kept without it",
+            problems.append(Problem(path.stem, f"{path}: unknown sentence code {parts['sentence']!r}; kept without it",
                                     "unknown-code"))
             parts["sentence"] = None
         if parts["level"] not in INTENSITIES:
-            problems.append(Problem(path.stem, f"unknown intensity code {parts['level']!r}; kept without it",
+            problems.append(Problem(path.stem, f"{path}: unknown intensity code {parts['level']!r}; kept without it",
                                     "unknown-code"))
             parts["level"] = None
         records.append({"clip_id": path.stem, "path": str(path), "emotion": parts["emotion"],
@@ -285,10 +293,16 @@ def _vote_codes(value) -> str | None:
 def read_manifest(csv_path: Path | str) -> Corpus:
     """A CSV with at least ``path, emotion, speaker``; further columns are metadata.
     Relative paths are relative to the CSV's folder. In place of ``emotion`` a manifest may give a letter
-    scheme's codes in a column ``<scheme>_letter`` (``emodb_letter``: EmoDB's W L E A F T N)."""
+    scheme's codes in a column ``<scheme>_letter`` (``emodb_letter``: EmoDB's W L E A F T N).
+    Text columns (MANIFEST_TEXT_COLUMNS, ``*_letter``) are read as written: speaker ``01`` stays ``01``.
+    A row without path, emotion or speaker, or with a clip id (file stem) seen on an earlier line, is a
+    problem naming its CSV line, and is left out."""
     csv_path = Path(csv_path)
-    table = _read_csv(csv_path)
-    table.columns = [str(c).strip().lower() for c in table.columns]
+    header = _read_csv(csv_path, nrows=0).columns
+    _refuse_other_delimiters(csv_path, header)
+    text = {c: str for c in header if _normalised(c) in MANIFEST_TEXT_COLUMNS or _normalised(c).endswith("_letter")}
+    table = _read_csv(csv_path, dtype=text)
+    table.columns = [_normalised(c) for c in table.columns]
     lettered = any(f"{scheme}_letter" in table.columns for scheme in LETTER_SCHEMES)
     needed = ("path", "speaker") if lettered else ("path", "emotion", "speaker")
     missing = [c for c in needed if c not in table.columns]
@@ -300,31 +314,36 @@ def read_manifest(csv_path: Path | str) -> Corpus:
     label_of = _label_reader(csv_path, table)
     problems: list[Problem] = []
     records = []
-    seen: dict[str, str] = {}
-    for number, row in enumerate(table.to_dict("records"), start=2):
-        raw_path = str(row.get("path") or "").strip()
-        if not raw_path or raw_path.lower() == "nan":
-            problems.append(Problem(f"{csv_path.name} line {number}", "empty path", "no-path"))
+    lines: dict[str, str] = {}  # clip id -> "manifest.csv line N", for the problems found in its audio
+    seen: dict[str, tuple[int, str]] = {}  # clip id -> (line, path) of its first row
+    for number, row in zip(_line_numbers(csv_path, len(table)), table.to_dict("records")):
+        where = f"{csv_path.name} line {number}"
+        raw_path = _text(row.get("path"))
+        if raw_path is None:
+            problems.append(Problem(where, "empty path", "no-path"))
             continue
         path = Path(raw_path).expanduser()
         path = path if path.is_absolute() else (csv_path.parent / path)
         clip_id = path.stem
-        emotion, problem = label_of(row, f"{csv_path.name} line {number}")
+        emotion, problem = label_of(row)
+        speaker = _text(row.get("speaker"))
+        if problem is None and speaker is None:
+            problem = ("no speaker", "no-speaker")
+        if problem is None and clip_id in seen:
+            first, first_path = seen[clip_id]
+            also = "" if first_path == str(path) else f", {first_path}"
+            problem = (f"duplicate clip id {clip_id!r}, first on line {first}{also}; clip ids are file stems and "
+                       "must be unique", "duplicate")
         if problem is not None:
-            problems.append(Problem(str(path), *problem))
+            problems.append(Problem(clip_id, f"{path} ({where}): {problem[0]}", problem[1]))
             continue
-        if clip_id in seen:
-            problems.append(Problem(str(path), f"duplicate clip id {clip_id!r} (also {seen[clip_id]}); "
-                                    "clip ids are file stems and must be unique", "duplicate"))
-            continue
-        seen[clip_id] = str(path)
-        speaker = row.get("speaker")
-        records.append({**row, "clip_id": clip_id, "path": str(path), "emotion": emotion,
-                        "speaker": None if pd.isna(speaker) else str(speaker).strip()})
+        seen[clip_id] = (number, str(path))
+        lines[clip_id] = where
+        records.append({**row, "clip_id": clip_id, "path": str(path), "emotion": emotion, "speaker": speaker})
     clips = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=["clip_id", "path",
                                                                                      "emotion", "speaker"])
     clips = clips.set_index("clip_id")
-    clips, files_table = _inspect_audio(clips, problems)
+    clips, files_table = _inspect_audio(clips, problems, lines)
     for column in ("sentence", "intensity", "sex", "race", "ethnicity"):
         if column not in clips.columns:
             clips[column] = None
@@ -333,9 +352,50 @@ def read_manifest(csv_path: Path | str) -> Corpus:
                   problems=problems, files=files_table)
 
 
+def _normalised(column) -> str:
+    return str(column).strip().lower()
+
+
+def _text(value) -> str | None:
+    """A manifest cell as stripped text; None when blank or missing."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    value = str(value).strip()
+    return value if value and value.lower() != "nan" else None
+
+
+def _refuse_other_delimiters(csv_path: Path, header: pd.Index) -> None:
+    """A header read as one column that holds semicolons, tabs or bars: the file is not comma-separated."""
+    if len(header) != 1:
+        return
+    found = [name for mark, name in OTHER_DELIMITERS.items() if mark in str(header[0])]
+    if found:
+        raise CorpusError(f"{csv_path} seems to separate its columns with {found[0]}, not commas: its header "
+                          f"reads as one column, {str(header[0])!r}. A manifest is comma-separated; save it as CSV "
+                          "with commas (in a spreadsheet: comma as the field delimiter).",
+                          title="Manifest is not comma-separated")
+
+
+def _line_numbers(csv_path: Path, rows: int) -> list[int]:
+    """The CSV line on which each data row starts (the header is line 1), skipping blank lines as pandas
+    does and following quoted fields over line breaks. Plain numbering if the two readings disagree."""
+    starts = []
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+            reader = csv.reader(handle)
+            end = 0
+            for record in reader:
+                start, end = end + 1, reader.line_num
+                if len(record) > 1 or (record and record[0].strip()):
+                    starts.append(start)
+    except (OSError, csv.Error):
+        starts = []
+    return starts[1:] if len(starts) == rows + 1 else list(range(2, rows + 2))
+
+
 def _label_reader(csv_path: Path, table: pd.DataFrame):
     """How the manifest gives emotions: words or codes in ``emotion``, or letters in ``<scheme>_letter``.
-    Returns ``row, where -> (code, None) or (None, (message, kind))``. Single letters in ``emotion``
+    Returns ``row -> (code, None) or (None, (message, kind))``. Single letters in ``emotion``
     are refused for the whole manifest: they are never guessed."""
     schemes = [s for s in LETTER_SCHEMES if f"{s}_letter" in table.columns]
     if ("emotion" in table.columns and schemes) or len(schemes) > 1:
@@ -345,15 +405,14 @@ def _label_reader(csv_path: Path, table: pd.DataFrame):
     if schemes:
         scheme, column = schemes[0], f"{schemes[0]}_letter"
 
-        def from_letter(row, where):
-            raw = row.get(column)
-            if pd.isna(raw) or not str(raw).strip():
-                return None, (f"no emotion label ({where})", "no-label")
+        def from_letter(row):
+            raw = _text(row.get(column))
+            if raw is None:
+                return None, ("no emotion label", "no-label")
             code = letter_code(scheme, raw)
             if code is None:
                 known = " ".join(LETTER_SCHEMES[scheme])
-                return None, (f"unknown {column} {str(raw).strip()!r} ({where}; expected one of {known})",
-                              "unknown-label")
+                return None, (f"unknown {column} {raw!r} (expected one of {known})", "unknown-label")
             return code, None
 
         return from_letter
@@ -365,25 +424,29 @@ def _label_reader(csv_path: Path, table: pd.DataFrame):
                           f"ANG, fear or FEA, ...), or, for EmoDB's letters W L E A F T N, rename the column to "
                           "emodb_letter.", title="Emotion letters are ambiguous")
 
-    def from_word(row, where):
+    def from_word(row):
         emotion = emotion_code(row.get("emotion"))
-        return (None, (f"no emotion label ({where})", "no-label")) if emotion is None else (emotion, None)
+        return (None, ("no emotion label", "no-label")) if emotion is None else (emotion, None)
 
     return from_word
 
 
 # ---------------------------------------------------------------- shared
 
-def _inspect_audio(clips: pd.DataFrame, problems: list[Problem]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _inspect_audio(clips: pd.DataFrame, problems: list[Problem],
+                   lines: dict[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Check every file (missing, empty, LFS pointer, WAV cut short, unreadable header) and read its
-    duration. Unusable files leave the table and go to ``problems`` with their kind."""
+    duration. Unusable files leave the table and go to ``problems`` with their kind, named by clip id and,
+    in the message, by full path and (``lines``: clip id -> "manifest.csv line N") where the manifest has it."""
     paths = [Path(p) for p in clips["path"]]
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(_inspect_one, paths))
     keep, durations, identities = [], [], []
     for clip_id, path, (problem, duration, identity) in zip(clips.index, paths, results):
         if problem is not None:
-            problems.append(Problem(clip_id, *problem))
+            reason, kind = problem
+            where = f" ({lines[clip_id]})" if lines and clip_id in lines else ""
+            problems.append(Problem(clip_id, f"{path}{where}: {reason}", kind))
             continue
         keep.append(clip_id)
         durations.append(duration)
@@ -395,18 +458,16 @@ def _inspect_audio(clips: pd.DataFrame, problems: list[Problem]) -> tuple[pd.Dat
 
 
 def _inspect_one(path: Path):
-    """``(problem, duration, identity)``; ``problem`` is ``(message, kind)`` or None. A missing file's
-    message keeps its path (the clip id alone would not say where it was looked for)."""
+    """``(problem, duration, identity)``; ``problem`` is ``(reason, kind)`` or None, the reason without
+    the file's path (the caller puts the path first, the same way for every kind)."""
     try:
         info = probe(path)
         stat = path.stat()
-    except AudioProblem as exc:
-        message = exc.detail if exc.kind == "missing" else exc.detail.removeprefix(f"{path}: ")
-        return (message, exc.kind), None, None
     except AudioError as exc:
-        return (exc.detail.removeprefix(f"{path}: "), "undecodable"), None, None
+        kind = exc.kind if isinstance(exc, AudioProblem) else "undecodable"
+        return (exc.detail.removeprefix(f"{path}: "), kind), None, None
     except OSError as exc:  # removed between the check and stat
-        return (f"{path}: cannot be read ({exc.strerror or exc})", "unreadable"), None, None
+        return (f"cannot be read ({exc.strerror or exc})", "unreadable"), None, None
     return None, info.duration_s, {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
