@@ -91,7 +91,8 @@ figure = cached_scatter((table, attributes_key, k, view, n_neighbors, highlight)
                         tuple(str(i) for i in range(k)) if colour == "cluster" else None,
                         None if elsewhere is None else pd.Index(elsewhere.clip_ids))
 st.caption(f"{axis_note} **Click a point to hear it**; to list many clips, pick *Box select* or *Lasso select* "
-           "in the chart's toolbar and draw around them (double-click to clear).")
+           "in the chart's toolbar and draw around them (double-click to clear). While Box or Lasso is picked a "
+           "click selects nothing (Streamlit's rule): pick *Zoom* or *Pan* again to click a point.")
 event = st.plotly_chart(figure, on_select="rerun", selection_mode=("points", "box", "lasso"), key="cluster_scatter")
 
 selected_ids = selected_clips(event, points)

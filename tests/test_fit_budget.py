@@ -55,6 +55,10 @@ def test_a_baseline_run_records_every_fit_that_hit_the_budget(small_demo):
     assert f"{sum(capped.values())} of {2 * len(cv['folds'])} fits reached it" in deviation
     exact = run_baseline(BaselineSpec(model="svm", grid_override=grid, svm_max_iter=0, jobs=1), corpus)
     assert exact.info["cv"]["deviations"] == [] and all(c["capped_folds"] == 0 for c in exact.info["cv"]["candidates"])
+    roomy = run_baseline(BaselineSpec(model="svm", grid_override=grid, svm_max_iter=10**6, jobs=1), corpus)
+    assert roomy.info["cv"]["deviations"] == []  # a budget no fit reached is a note, not "not plain GridSearchCV"
+    [note] = roomy.info["cv"]["notes"]
+    assert "no fit reached it" in note and "1,000,000" in note
 
 
 def test_a_phase_clock_estimates_the_time_left_from_the_work_done():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -53,13 +54,15 @@ def group_chart(table: pd.DataFrame, overall_f1: float, unit: str = "actors") ->
     named = "actor " if unit == "clips" else ""  # grouped by actor: "actor 1038 (82 clips)", not a bare number
     labels = [f"{named}{group} ({count} {unit})" for group, count in
               zip(shown["group"], shown["support" if unit == "clips" else "actors"])]
+    counted = [f"{clips:,} clip{'s' * (clips != 1)}, {actors} actor{'s' * (actors != 1)}"
+               for clips, actors in zip(shown["support"].astype(int), shown["actors"].astype(int))]
     figure = go.Figure(go.Scatter(
         x=shown["macro_f1"], y=labels, mode="markers", marker=dict(size=9, color=colours),
+        # one colour for the bars: given none, plotly.js takes the markers' list and draws them black
         error_x=dict(type="data", symmetric=False, array=shown["ci_high"] - shown["macro_f1"],
-                     arrayminus=shown["macro_f1"] - shown["ci_low"]),
-        customdata=shown[["group", "support", "actors"]].to_numpy(),
-        hovertemplate="%{y}<br>macro-F1 %{x:.3f}<br>%{customdata[1]} clips, %{customdata[2]} actors"
-                      "<br>click to list its clips<extra></extra>"))
+                     arrayminus=shown["macro_f1"] - shown["ci_low"], color="#495057"),
+        customdata=np.column_stack([shown["group"].astype(str), counted]),
+        hovertemplate="%{y}<br>macro-F1 %{x:.3f}<br>%{customdata[1]}<br>click to list its clips<extra></extra>"))
     figure.add_vline(x=overall_f1, line_dash="dot", annotation_text="overall")
     grey = "fewer than 10 clips" if unit == "clips" else "fewer than 5 actors"
     figure.update_layout(height=max(260, 22 * len(shown) + 90), margin=dict(l=10, r=10, t=20, b=10),

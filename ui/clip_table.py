@@ -6,6 +6,8 @@ prefixed with the table's ``key``; a selection made on another page (``ui.select
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -137,7 +139,8 @@ def _filters(frame: pd.DataFrame, key: str, extra: list[str]) -> tuple[dict, dic
             values[column] = slots[i % 4].multiselect(label(column), options, key=kept(f"{key}_is_{column}", options),
                                                       bind=URL, placeholder="all")
         left, right = st.columns([1, 3])
-        range_of = left.selectbox("Range of", numeric, key=kept(f"{key}_range_of", numeric), bind=URL)
+        range_of = left.selectbox("Range of", numeric, key=kept(f"{key}_range_of", numeric), bind=URL,
+                                  format_func=lambda c: c if c == NO_RANGE else label(c))
         if range_of != NO_RANGE:
             known = frame[range_of].dropna()
             low, high = (float(known.min()), float(known.max())) if len(known) else (0.0, 0.0)
@@ -165,13 +168,18 @@ def _within(key: str, low: float, high: float) -> None:
 
 def active_filters(view: TableView) -> str:
     """The filters in force, in words (each with its values), for the line above the table."""
-    parts = [f"{label(c)}: {', '.join(map(str, v))}" for c, v in view.values.items() if v]
+    parts = [f"{label(c)}: {', '.join(_literal(x) for x in v)}" for c, v in view.values.items() if v]
     if view.correct is not None:
         parts.append("correct only" if view.correct else "wrong only")
     if view.search.strip():
-        parts.append(f"clip id contains “{view.search.strip()}”")
+        parts.append(f"clip id contains “{_literal(view.search.strip())}”")
     parts += [f"{label(c)} {lo:.2f}–{hi:.2f}" for c, (lo, hi) in view.ranges.items()]
     return "; ".join(parts)
+
+
+def _literal(text) -> str:
+    """Text the user typed or picked, shown as written in Markdown ("_ANG_" is not italics)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~<>$])", r"\\\1", str(text))
 
 
 def label(column: str) -> str:

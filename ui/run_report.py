@@ -103,6 +103,8 @@ def _cross_validation(info: dict, key: str) -> None:
         return
     for deviation in cv.get("deviations", []):
         st.warning(f"**Not plain GridSearchCV.** {deviation}", icon=":material/timer:")
+    for note in cv.get("notes", []):
+        st.caption(note)
     scheme = f"{cv['scheme']}, " if cv.get("scheme") else ""
     st.markdown(f"**Cross-validation on the training part** ({scheme}{len(cv['folds'])} folds, {scoring}): mean "
                 f"{cv['mean']:.3f}; best parameters: `{best if best else 'the estimator defaults'}`")

@@ -203,3 +203,12 @@ def test_the_run_report_without_its_corpus_still_lists_the_predictions(monkeypat
     app.session_state["r_clips_table"] = {"selection": {"rows": [0], "columns": []}}
     app.run()
     assert not app.exception and not app.get("audio") and any("not known" in i.value for i in app.info)
+
+
+def test_the_filter_line_shows_typed_text_as_written():
+    script = ("import streamlit as st\nfrom ser.analysis.clip_table import TableView\nfrom ui.clip_table import "
+              "active_filters\nst.markdown(active_filters(TableView(values={'sentence': ['I_T']}, search='_IEO_')))\n")
+    app = AppTest.from_string(script)
+    app.run()
+    source = app.markdown[0].value
+    assert "\\_IEO\\_" in source and "I\\_T" in source  # Markdown shows "_IEO_", not italic "IEO"
