@@ -40,7 +40,8 @@ FILTER_COLUMNS = ["sex", "race", "ethnicity", "age band", "intensity", "sentence
 DURATION_BINS = [0, 2.0, 2.5, 3.0, np.inf]
 DURATION_LABELS = ["< 2.0 s", "2.0-2.5 s", "2.5-3.0 s", ">= 3.0 s"]
 N_BOOT = 1000
-METHOD = "actor-bootstrap+permutation-v1"  # part of the cache key: a new method never reads old results
+# part of the cache key: a new method never reads old results (v2: no group interval from fewer than MIN_ACTORS)
+METHOD = "actor-bootstrap+permutation-v2"
 
 
 # ---------------------------------------------------------------- the analysis table
@@ -163,8 +164,9 @@ def _joined(values: pd.DataFrame) -> pd.Series:
 
 def group_report(frame: pd.DataFrame, by: str | list[str], n_boot: int = N_BOOT, seed: int = 0) -> GroupReport:
     """Macro-F1 per group (one attribute, or two for intersections) with clips, actors and a speaker-level
-    bootstrap 95% interval; the crowd's voice-only macro-F1 on the same clips where there are votes; the
-    overall metrics with intervals; the largest gap between eligible groups with its permutation p-value."""
+    bootstrap 95% interval (none for a group of fewer than MIN_ACTORS actors, unless grouped by actor); the
+    crowd's voice-only macro-F1 on the same clips where there are votes; the overall metrics with intervals;
+    the largest gap between eligible groups with its permutation p-value."""
     columns = group_columns(by)
     if frame.empty:
         raise ConfigError("no clips to analyse (check the filters).", title="Nothing to analyse")
@@ -182,6 +184,9 @@ def group_report(frame: pd.DataFrame, by: str | list[str], n_boot: int = N_BOOT,
         group_f1 = scores(group_samples)["macro_f1"]
         units = uncertainty.clips_per_group(clips) if clips.by_actor else uncertainty.actors_per_group(clips)
         low, high = uncertainty.percentile_interval(group_f1, units)
+        if not clips.by_actor:  # from fewer actors an interval says nothing about other people (one: zero width)
+            few = uncertainty.actors_per_group(clips) < uncertainty.MIN_ACTORS
+            low, high = np.where(few, np.nan, low), np.where(few, np.nan, high)
         table["ci_low"], table["ci_high"] = low[present], high[present]
     else:
         group_f1 = overall_samples = None
@@ -304,7 +309,9 @@ def cached_group_report(run: Run, frame: pd.DataFrame, by, part: str, n_boot: in
         try:
             data = json.loads(path.read_text())
             os.utime(path)  # recently used: kept by _prune
-            return GroupReport(data["by"], data["overall"], pd.DataFrame(data["groups"]), data["gap"])
+            groups = pd.DataFrame(data["groups"])
+            intervals = [c for c in ("ci_low", "ci_high") if c in groups]  # all None (no interval): still floats
+            return GroupReport(data["by"], data["overall"], groups.astype({c: float for c in intervals}), data["gap"])
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)
     report = group_report(frame, by, n_boot=n_boot)

@@ -96,28 +96,44 @@ def test_baseline_on_a_corpus_too_small_for_its_split_says_why(crema_folder):  #
 
 
 def test_bias_json_matches_the_engine(small_demo):
-    from ser.analysis.bias import analysis_frame, group_report
+    from ser.analysis.bias import analysis_frame, group_report, overall_report
     from ser.data.corpus import load_corpus
     from ser.runs import load_run
 
     run_id = json.loads(ser("baseline", "--data", small_demo, "--model", "rf", "--grid", "none", "--jobs", "1",
                             "--json").stdout)["run_id"]
-    result = json.loads(ser("bias", "--run", run_id, "--by", "sex", "--boot", "50", "--json").stdout)
+    result = json.loads(ser("bias", "--run", run_id, "--by", "sex", "--boot", "100", "--json").stdout)
     assert result["by"] == "sex" and result["part"] == "test"
     frame = analysis_frame(load_run(run_id), load_corpus(small_demo).clips, "test")
-    engine = group_report(frame, "sex", n_boot=50).to_json()
-    assert result["groups"] == engine["groups"] and result["gap"] == engine["gap"]
-    assert result["overall"] == engine["overall"]
+    engine = group_report(frame, "sex", n_boot=100).to_json()
+    assert result["gap"] == engine["gap"]
+    actors = frame["speaker"].nunique()
+    assert actors < 5  # MIN_ACTORS: a 6-actor demo holds fewer test actors than that
+    # a group of fewer than MIN_ACTORS actors has no interval, else the engine's
+    assert [{**g, "ci": [None, None]} if g["actors"] < 5 else g for g in engine["groups"]] == result["groups"]
+    assert all(g["ci"] == [None, None] for g in result["groups"])
+    headline = overall_report(frame, n_boot=100)  # the page's headline: no interval from so few actors
+    assert result["overall"] == {"macro_f1": headline["macro_f1"]["value"], "ci": [None, None], "actors": actors}
+    assert result["overall_metrics"] == headline
+    by_sentence = json.loads(ser("bias", "--run", run_id, "--by", "sentence", "--boot", "100", "--json").stdout)
+    assert by_sentence["overall"] == result["overall"]  # the headline does not depend on --by
+    text = ser("bias", "--run", run_id, "--by", "sex", "--boot", "100").stdout
+    assert f"macro-F1 {headline['macro_f1']['value']:.3f} no interval ({actors} actors, fewer than 5)" in text
+    assert text.count("no interval (") == 1 + len(result["groups"]) and "[" not in text
     assert {g["group"] for g in result["groups"]} == set(frame["sex"])
     assert all(set(g) >= {"support", "actors", "eligible", "ci", "crowd_macro_f1"} for g in result["groups"])
     assert set(result["gap"]) >= {"best", "worst", "gap", "ci", "p_value", "distinguishable"}
     filtered = json.loads(ser("bias", "--run", run_id, "--by", "sex+age band", "--filter", "sex=Female",
                               "--boot", "0", "--json").stdout)
     assert filtered["groups"] and all(g["group"].startswith("Female × ") for g in filtered["groups"])
-    text = ser("bias", "--run", run_id, "--by", "sex", "--boot", "50").stdout
     assert "Fewer than two groups with enough speakers" in text  # a 6-actor demo: 2 test actors per sex
     missing = ser("bias", "--run", "nope", "--by", "sex", check=False)
     assert missing.returncode != 0 and "Run not found" in missing.stderr
+    own = ser("evaluate", "--run", run_id, "--data", small_demo, "--json")  # scored on its own audio: flagged
+    scored = json.loads(own.stdout)
+    assert scored["same_audio"] is True and scored["corpus_problems"] == 0
+    assert f"warning: {load_corpus(small_demo).name} holds the very audio files run {run_id} was trained on " \
+           "(same_audio)" in own.stderr
 
 
 @pytest.fixture
