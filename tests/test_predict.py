@@ -45,6 +45,15 @@ def test_a_baseline_run_classifies_its_own_clips(run, small_demo):
         assert result["handling"] == "whole clip"
 
 
+def test_a_clip_too_short_for_any_model_says_so_before_the_model_sees_it(run):
+    from ser.errors import AudioError
+    from ser.learning.predict import Predictor
+
+    with pytest.raises(AudioError, match=r"few\.wav: only 1 ms of audio; at least 100 ms are needed"):
+        Predictor(run).predict(np.zeros(10, dtype=np.float32), name="few.wav")  # (wav2vec2 failed in torch words)
+    assert Predictor(run).predict(np.zeros(1600, dtype=np.float32)).emotion in EMOTIONS  # 100 ms: classified
+
+
 def test_long_clips_are_windowed(run, small_demo, tmp_path):
     audio, rate = sf.read(str(next((Path(small_demo) / "AudioWAV").glob("*.wav"))), dtype="float32")
     long = tmp_path / "long.wav"

@@ -167,7 +167,7 @@ def _predictor_probabilities(source: Run, scorable: pd.DataFrame, report: Progre
     for done, (clip_id, path) in enumerate(scorable["path"].items(), start=1):
         try:
             audio, rate = decode_file(path) if predictor.native_rate else (load_audio(path), SAMPLE_RATE)
-            prediction = predictor.predict(audio, rate)
+            prediction = predictor.predict(audio, rate, name=_file_name(scorable, clip_id))
             row = np.zeros(len(order))
             for label, p in prediction.probs.items():
                 row[order[label]] = p
