@@ -60,9 +60,21 @@ def progress_text(run: Run, now: float | None = None) -> str:
         left = eta - since
         clock.append(f"about {clock_text(left)} left" if left >= 1 else "taking longer than estimated")
     parts = [message, ", ".join(clock)] if clock else [message]
+    total = _since_started(run, now) if run.status == "running" else None
+    if total is not None and progress.get("elapsed_s") is not None and total > progress["elapsed_s"] + since + 1:
+        parts.append(f"{clock_text(total)} since the job started")  # (a phase's clock starts again at 0:00)
     if run.status == "running" and (cancel_requested(run) or progress.get("cancelling")):
         parts.append("cancelling…")
     return " · ".join(parts)
+
+
+def _since_started(run: Run, now: float | None) -> float | None:
+    """Seconds since the worker marked the job running (run.json's ``started``, local time), or None."""
+    try:
+        started = time.mktime(time.strptime(run.info["started"], "%Y-%m-%dT%H:%M:%S"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return max((now if now is not None else time.time()) - started, 0.0)
 
 
 def _since_written(run: Run, now: float | None) -> float:

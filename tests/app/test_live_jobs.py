@@ -4,6 +4,8 @@ before queueing. AppTest does not tick fragments by time: the browser test sees 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import streamlit
 
@@ -128,5 +130,11 @@ def test_progress_text_counts_on_from_the_last_write(isolated_cache, small_demo)
     assert live.progress_text(run, now=written + 30) == ("grid search: 12/240 fits · 0:40 elapsed, "
                                                          "about 2:40 left")
     assert live.progress_text(run, now=written + 600).endswith("10:10 elapsed, taking longer than estimated")
+    begun = int(written) - 150  # the job began 150 s before this phase's last write: an earlier phase took that
+    update_run(run, started=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(begun)))
+    written = (run.path / "run.json").stat().st_mtime
+    total = live.clock_text(written + 30 - begun)
+    assert live.progress_text(load_run(run.run_id), now=written + 30).endswith(
+        f"about 2:40 left · {total} since the job started")  # a phase's clock starts at 0:00, the total does not
     control.cancel(run.run_id)
     assert live.progress_text(load_run(run.run_id), now=written).endswith("· cancelling…")
