@@ -3,7 +3,9 @@ corpus picker (ui.sidebar) so that the picker and the page read the same corpus.
 
 import streamlit as st
 
-st.set_page_config(page_title="SER workbench", page_icon=":material/graphic_eq:", layout="wide")
+# An emoji icon is drawn in the browser; a material one is fetched from fonts.gstatic.com at every rerun, which an
+# offline machine refuses (an error in the browser's console each time)
+st.set_page_config(page_title="SER workbench", page_icon="🎙️", layout="wide")
 
 PAGES = [
     st.Page("app_pages/overview.py", title="Corpus overview", icon=":material/bar_chart:", url_path="overview",
