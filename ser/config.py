@@ -3,6 +3,7 @@
 - ``SER_DATA``: the default corpus (a CREMA-D folder or a manifest CSV); unset means the demo corpus.
 - ``SER_CACHE``: where features, runs, the demo corpus and the queue live (default ``./cache``).
 - ``SER_QUEUE_URL``: the job queue (default: SQLite under the cache; ``redis://...`` for several hosts).
+- ``SER_DEMO_ACTORS``: how many actors the generated demo corpus has (default 24; CREMA-D has 91).
 """
 
 from __future__ import annotations
@@ -23,6 +24,22 @@ def cache_dir() -> Path:
 def demo_dir() -> Path:
     """Where the synthetic demo corpus is generated on first use."""
     return cache_dir() / "demo-corpus"
+
+
+DEMO_ACTORS = 24
+
+
+def demo_actors() -> int:
+    """How many actors the demo corpus is generated with: ``SER_DEMO_ACTORS``, else DEMO_ACTORS."""
+    value = os.environ.get("SER_DEMO_ACTORS", "").strip()
+    if not value:
+        return DEMO_ACTORS
+    try:
+        return int(value)
+    except ValueError:
+        from .errors import ConfigError
+
+        raise ConfigError(f"SER_DEMO_ACTORS={value!r}: give a whole number of actors (2 to 999).") from None
 
 
 def features_dir() -> Path:

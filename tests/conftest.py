@@ -71,16 +71,6 @@ def crema_folder(crema_template, tmp_path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def demo_cache(tmp_path_factory) -> Path:
-    """A cache folder holding the default demo corpus, generated once per test session."""
-    from ser.data.demo import generate_demo_corpus
-
-    cache = tmp_path_factory.mktemp("demo-cache")
-    generate_demo_corpus(cache / "demo-corpus")
-    return cache
-
-
 @pytest.fixture
 def shared_crema() -> Path:
     if not (SHARED_CREMA / "VideoDemographics.csv").exists():

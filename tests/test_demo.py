@@ -308,3 +308,14 @@ def test_refuses_a_file_as_folder(tmp_path):
 def test_is_demo_corpus_on_plain_folders(tmp_path):
     assert not demo.is_demo_corpus(tmp_path)
     assert not demo.is_demo_corpus(tmp_path / "missing")
+
+
+def test_the_demo_size_comes_from_ser_demo_actors(monkeypatch):
+    from ser import config
+    from ser.errors import ConfigError
+
+    monkeypatch.setenv("SER_DEMO_ACTORS", "91")
+    assert config.demo_actors() == 91
+    monkeypatch.setenv("SER_DEMO_ACTORS", "many")
+    with pytest.raises(ConfigError, match="SER_DEMO_ACTORS='many': give a whole number of actors"):
+        config.demo_actors()

@@ -8,6 +8,7 @@ import streamlit as st
 from ser import config
 from ser.data.corpus import Corpus, corpus_signature, load_corpus
 from ser.data.demo import generate_demo_corpus, is_demo_corpus
+from ser.data.demo.folder import marker, read_marker
 from ser.errors import SerError
 
 SOURCE_KEY = "corpus_source"
@@ -34,11 +35,11 @@ def clips_of(source: str | None) -> pd.DataFrame:
 
 def ensure_demo_corpus() -> None:
     """Generate the demo corpus on first use, with a progress bar."""
-    if is_demo_corpus(config.demo_dir()):
+    if is_demo_corpus(config.demo_dir()) and read_marker(config.demo_dir()) == marker(config.demo_actors(), 0):
         return
     with st.status("Generating the synthetic demo corpus (once, about half a minute)…", expanded=True) as status:
         bar = st.progress(0.0)
-        generate_demo_corpus(config.demo_dir(),
+        generate_demo_corpus(config.demo_dir(), actors=config.demo_actors(),
                              progress=lambda done, total, message: bar.progress(done / max(total, 1), text=message))
         status.update(label="Demo corpus ready", state="complete", expanded=False)
 

@@ -137,7 +137,7 @@ def load_corpus(source: str | Path | None = None, progress=None) -> Corpus:
 def load_demo_corpus(progress=None) -> Corpus:
     from .demo import generate_demo_corpus
 
-    folder = generate_demo_corpus(config.demo_dir(), progress=progress)
+    folder = generate_demo_corpus(config.demo_dir(), actors=config.demo_actors(), progress=progress)
     corpus = read_crema_d(folder)
     corpus.name = "demo corpus (synthetic)"
     corpus.synthetic = True

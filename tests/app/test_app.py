@@ -34,12 +34,17 @@ def texts(app) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_opens_on_the_demo_corpus_without_a_question(monkeypatch, demo_cache):
-    app = run_app(monkeypatch, SER_CACHE=demo_cache)
+def test_opens_on_the_demo_corpus_without_a_question(monkeypatch, isolated_cache):
+    """No corpus set: the app generates the demo corpus itself (SER_DEMO_ACTORS actors; 3 here, to be quick)."""
+    from ser import config
+
+    assert config.demo_actors() == 24  # the default
+    app = run_app(monkeypatch, SER_DEMO_ACTORS=3)
+    assert (isolated_cache / "demo-corpus" / "AudioWAV").is_dir()
     assert app.title[0].value == "Corpus overview"
     assert "synthetic" in texts(app).lower()
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Clips"] == "1,968" and metrics["Speakers"] == "24"
+    assert metrics["Clips"] == "246" and metrics["Speakers"] == "3"  # 82 clips per actor, as CREMA-D's
     assert not app.error
 
 
