@@ -319,3 +319,26 @@ def test_the_demo_size_comes_from_ser_demo_actors(monkeypatch):
     monkeypatch.setenv("SER_DEMO_ACTORS", "many")
     with pytest.raises(ConfigError, match="SER_DEMO_ACTORS='many': give a whole number of actors"):
         config.demo_actors()
+
+
+def test_the_warm_up_runs_a_umap_and_mfcc_stats_outside_the_users_cache(monkeypatch, isolated_cache):
+    """`make run` runs ser.warmup once per installation (to compile numba code); it must not touch the cache."""
+    import os
+
+    from ser import warmup
+    from ser.analysis import clustering
+    from ser.learning import features
+
+    seen = []
+
+    class MfccStats:
+        @staticmethod
+        def compute(audio):
+            seen.append(("mfcc-stats", audio.size))
+
+    monkeypatch.setattr(clustering, "umap_embedding",
+                        lambda points, **kwargs: seen.append(("umap", len(points), os.environ["SER_CACHE"])))
+    monkeypatch.setattr(features, "get_feature_set", lambda name: MfccStats if name == "mfcc-stats" else None)
+    assert set(warmup.warm_up()) == {"umap", "mfcc-stats"}
+    assert seen[0][:2] == ("umap", 300) and seen[0][2] != str(isolated_cache) and seen[1] == ("mfcc-stats", 16000)
+    assert os.environ["SER_CACHE"] == str(isolated_cache) and not isolated_cache.exists()
