@@ -86,6 +86,20 @@ def small_demo(tmp_path_factory) -> Path:
     return generate_demo_corpus(tmp_path_factory.mktemp("small-demo") / "demo", actors=6, seed=1)
 
 
+@pytest.fixture(scope="session")
+def small_demo_features(small_demo, tmp_path_factory) -> Path:
+    """The small demo's mfcc13 feature cache folder, extracted once per test process; copy it into a test's
+    cache (``cache/features``) to skip the extraction (each test has its own cache)."""
+    from ser.data.corpus import load_corpus
+    from ser.learning.features import extract_features
+
+    cache = tmp_path_factory.mktemp("small-demo-features")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SER_CACHE", str(cache))
+        extract_features(load_corpus(small_demo), "mfcc13")
+    return cache / "features"
+
+
 def _stop_workers(cache: Path) -> None:
     """Kill worker processes this test started (through a fixture or the app)."""
     import json

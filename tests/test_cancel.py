@@ -33,18 +33,6 @@ def quick_svm():
     return BaselineSpec(model="svm", grid="none", cv_folds=2, jobs=1)
 
 
-@pytest.fixture(scope="session")
-def small_demo_features(small_demo, tmp_path_factory):
-    """The small demo's mfcc13 features, extracted once for these tests (each test has its own cache)."""
-    from ser.learning.features import extract_features
-
-    cache = tmp_path_factory.mktemp("cancel-features")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SER_CACHE", str(cache))
-        extract_features(load_corpus(small_demo), "mfcc13")
-    return cache / "features"
-
-
 @pytest.fixture
 def corpus(small_demo, small_demo_features, isolated_cache):
     shutil.copytree(small_demo_features, isolated_cache / "features")

@@ -61,8 +61,11 @@ def app_url(small_demo, tmp_path_factory, stop_workers):
 
 
 @pytest.fixture
-def bare_app_url(small_demo, isolated_cache, monkeypatch):
-    """The app on the small demo corpus, with no run yet."""
+def bare_app_url(small_demo, small_demo_features, isolated_cache, monkeypatch):
+    """The app on the small demo corpus, with no run yet (its mfcc13 features already cached)."""
+    import shutil
+
+    shutil.copytree(small_demo_features, isolated_cache / "features")
     monkeypatch.setenv("SER_DATA", str(small_demo))
     with serving(isolated_cache.parent) as url:
         yield url
