@@ -153,9 +153,19 @@ def test_every_page_and_an_upload(chromium, app_url, tmp_path, small_demo):
 
 
 def choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in the select box labelled ``label``."""
-    page.get_by_role("combobox", name=label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Pick ``option`` in the select box labelled ``label``. A rerun that lands while the list is open (the
+    sidebar's first news of a worker, on a loaded machine) closes it: then the box is opened again."""
+    from playwright.sync_api import TimeoutError as NotThere
+
+    for _ in range(3):
+        page.get_by_role("combobox", name=label, exact=True).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            return
+        except NotThere:
+            page.keyboard.press("Escape")
+            settle(page)
+    raise AssertionError(f"{option!r} never appeared in the list of {label!r}")
 
 
 def opened_run(page) -> tuple[str, str]:
