@@ -43,9 +43,7 @@ def decode_upload(name: str, data: bytes, max_seconds: float = MAX_SECONDS) -> t
     if audio.size == 0:
         raise AudioProblem(f"{name}: the file holds no audio samples (header only or truncated)", "no-samples",
                            title="No audio in the file")
-    if audio.shape[0] / rate < MIN_SECONDS:
-        raise AudioError(f"{name}: only {audio.shape[0] / rate * 1000:.0f} ms of audio (truncated?); at least "
-                         f"{MIN_SECONDS * 1000:.0f} ms are needed", title="Clip too short")
+    require_min_length(name, audio.shape[0], rate, hint=" (truncated?)")
     if audio.shape[0] / rate > max_seconds:
         raise AudioError(f"{name}: {audio.shape[0] / rate:.0f} s long, beyond the {max_seconds:.0f} s limit; "
                          "cut it into shorter clips", title="Clip too long")
@@ -84,3 +82,10 @@ def _decode_with_ffmpeg(name: str, data: bytes, tried: str = "") -> tuple[np.nda
         said = lines[-1].removeprefix("pipe:0: ").rstrip(".") if lines else f"exit status {done.returncode}"
         raise undecodable(name, "; ".join(filter(None, [tried, f"ffmpeg: {said}"])))
     return np.frombuffer(done.stdout, dtype=np.float32).reshape(-1, 1).copy(), SAMPLE_RATE
+
+
+def require_min_length(name: str, samples: int, rate: int, hint: str = "") -> None:
+    """Refuse a clip shorter than MIN_SECONDS (models and feature sets cannot classify a few samples)."""
+    if samples / rate < MIN_SECONDS:
+        raise AudioError(f"{name}: only {samples / rate * 1000:.0f} ms of audio{hint}; at least "
+                         f"{MIN_SECONDS * 1000:.0f} ms are needed", title="Clip too short")

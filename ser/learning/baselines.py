@@ -341,10 +341,18 @@ def _cv_record(spec: BaselineSpec, search, scheme: str) -> dict:
 
 def budget_notes(spec: BaselineSpec, search) -> list[str]:
     """The SVM's iteration budget when no fit reached it: the scores are GridSearchCV's own."""
-    if spec.model != "svm" or not spec.svm_max_iter or (search.capped is not None and search.capped.any()):
+    hits = _budget_hits(spec, search)
+    if hits is None or hits.any():
         return []
     return [f"SVM fits had a budget of {spec.svm_max_iter:,} solver iterations per pair of classes; no fit reached "
             "it, so every score is the one plain GridSearchCV would give."]
+
+
+def _budget_hits(spec: BaselineSpec, search) -> np.ndarray | None:
+    """Which fits (candidates x folds) reached the SVM's iteration budget; None when no budget applies."""
+    if spec.model != "svm" or not spec.svm_max_iter:
+        return None
+    return search.capped if search.capped is not None else np.zeros_like(search.fold_scores, dtype=bool)
 
 
 def deviations(spec: BaselineSpec, search) -> list[str]:
@@ -355,9 +363,9 @@ def deviations(spec: BaselineSpec, search) -> list[str]:
         return [f"The MLP ({MLP_HIDDEN} hidden units) holds out 10% of every training part it is fitted on and "
                 "stops when its accuracy there has not improved for 10 epochs (at most 200), so it trains on "
                 "90% of the clips GridSearchCV would hand it."]
-    if spec.model != "svm" or not spec.svm_max_iter:
+    hits = _budget_hits(spec, search)
+    if hits is None:
         return []
-    hits = search.capped if search.capped is not None else np.zeros_like(search.fold_scores, dtype=bool)
     fits, capped = int(hits.size), int(hits.sum())
     budget = (f"SVM fits were stopped after {spec.svm_max_iter:,} solver iterations per pair of classes (plain "
               "GridSearchCV has no such limit)")

@@ -54,11 +54,9 @@ class Predictor:
         return self._parts.get(Path(name).stem)
 
     def predict(self, audio: np.ndarray, rate: int = SAMPLE_RATE, name: str = "clip") -> Prediction:
-        from ..data.uploads import MIN_SECONDS
+        from ..data.uploads import require_min_length
 
-        if audio.shape[0] / rate < MIN_SECONDS:  # (a model's convolutions fail on a few samples, in their words)
-            raise AudioError(f"{name}: only {audio.shape[0] / rate * 1000:.0f} ms of audio; at least "
-                             f"{MIN_SECONDS * 1000:.0f} ms are needed", title="Clip too short")
+        require_min_length(name, audio.shape[0], rate)  # (a model's convolutions fail on a few samples, in their words)
         if rate != SAMPLE_RATE and not self.native_rate:
             audio, rate = to_mono_resampled(audio, rate, SAMPLE_RATE, source="clip"), SAMPLE_RATE
         windows, handling = self.windows(audio, rate)
